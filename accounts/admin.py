@@ -1,0 +1,97 @@
+"""Admin for organisations and people. Tree changes go through accounts.services."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+
+from accounts.models import Department, Employee, Membership, Organization, User
+from accounts.services import department_create, department_cycle_problem, department_move
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class DepartmentForm(forms.ModelForm):
+    class Meta:
+        model = Department
+        fields = ["organization", "name", "parent", "external_id"]
+
+    def clean(self):
+        cleaned = super().clean()
+        parent = cleaned.get("parent")
+        organization = cleaned.get("organization")
+        if parent is not None and organization is not None and parent.organization_id != organization.pk:
+            raise ValidationError({"parent": f"Department '{parent}' belongs to another organisation."})
+        if self.instance.pk and (problem := department_cycle_problem(
+            department=self.instance, new_parent=parent
+        )):
+            raise ValidationError({"parent": problem})
+        return cleaned
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    form = DepartmentForm
+    list_display = ["indented_name", "organization", "external_id", "depth"]
+    list_filter = ["organization"]
+    search_fields = ["name", "external_id"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["parent"]
+
+    @admin.display(description="Department", ordering="path")
+    def indented_name(self, obj: Department) -> str:
+        return f"{'— ' * obj.depth}{obj.name}"
+
+    def save_model(self, request, obj, form, change):
+        # Paths and depths are kept by the services, never by a plain save.
+        if not change:
+            created = department_create(
+                organization=obj.organization,
+                name=obj.name,
+                parent=obj.parent,
+                external_id=obj.external_id,
+            )
+            obj.pk, obj.path, obj.depth = created.pk, created.path, created.depth
+            return
+        parent = form.cleaned_data.get("parent")
+        Department.objects.filter(pk=obj.pk).update(name=obj.name, external_id=obj.external_id)
+        if "parent" in form.changed_data:
+            department_move(department=obj, new_parent=parent)
+
+
+@admin.register(Employee)
+class EmployeeAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "email", "department", "organization", "is_active", "language"]
+    list_filter = ["organization", "is_active", "language"]
+    search_fields = ["external_id", "email"]
+    list_select_related = ["department", "organization"]
+    autocomplete_fields = ["department"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["scope_department"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active"]
+    search_fields = ["email", "full_name"]
+    inlines = [MembershipInline]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
+    )
+    filter_horizontal = ["groups"]

@@ -1,0 +1,209 @@
+"""Tenants and people: organisations, their department trees, employees, users and roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Organization(models.Model):
+    """A tenant: one employer whose departments, people and campaigns are kept apart from others."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantQuerySet(models.QuerySet):
+    """The one place where rows are restricted to an organisation.
+
+    Every query that serves a request goes through `for_organization`; views and selectors never
+    filter on `organization` by hand.
+    """
+
+    def for_organization(self, organization: Organization | int) -> TenantQuerySet:
+        organization_id = getattr(organization, "pk", organization)
+        if organization_id is None:
+            # An unsaved or missing organisation must never widen the query to every tenant.
+            return self.none()
+        return self.filter(organization_id=organization_id)
+
+
+class TenantModel(models.Model):
+    """Base for every row that belongs to a tenant."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Department(TenantModel):
+    """A unit of the organisation's tree; results roll up from a department to its ancestors.
+
+    `path` is a materialised path of primary keys ("/1/4/9/") so a subtree is one indexed
+    prefix query. Only `accounts.services` writes `parent`, `path` and `depth`.
+    """
+
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="Identifier in the HRIS, if any."
+    )
+    path = models.CharField(max_length=1000, db_index=True, editable=False, default="")
+    depth = models.PositiveSmallIntegerField(editable=False, default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="department_external_id_unique_per_org",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="department_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def subtree(self) -> TenantQuerySet:
+        """This department and every department below it."""
+        return Department.objects.for_organization(self.organization_id).filter(
+            path__startswith=self.path
+        )
+
+    def ancestor_ids(self) -> list[int]:
+        """Primary keys from the root down to the parent, read from the path."""
+        return [int(part) for part in self.path.strip("/").split("/")[:-1] if part]
+
+
+class Employee(TenantModel):
+    """A person who may be invited to answer; employees never log in."""
+
+    external_id = models.CharField(max_length=100)
+    email = models.EmailField()
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="employees")
+    is_active = models.BooleanField(default=True)
+    language = models.CharField(
+        max_length=8, default="en", help_text="Language of invitations and the survey."
+    )
+    # Coarse HRIS attributes only (tenure band, role type, site): never free text or exact dates.
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"], name="employee_external_id_unique_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class UserManager(BaseUserManager):
+    """Creates users who sign in with their email address."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra_fields) -> User:
+        if not email:
+            raise ValueError("email: an email address is required to create a user")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields) -> User:
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> User:
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Someone who signs in to the HR app: HR staff, analysts, managers, viewers."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    ANALYST = "analyst", "Analyst"
+    MANAGER = "manager", "Manager"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(TenantModel):
+    """A user's role in one organisation; a manager sees one department subtree only."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    scope_department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Required for managers: the subtree they may see.",
+    )
+
+    class Meta:
+        ordering = ["organization", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_one_role_per_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values), name="membership_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(role=Role.MANAGER, scope_department__isnull=False)
+                    | (~Q(role=Role.MANAGER) & Q(scope_department__isnull=True))
+                ),
+                name="membership_scope_only_for_managers",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role}"

@@ -1,0 +1,111 @@
+"""Writes to organisations, departments, employees and memberships."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Length, Substr
+
+from accounts.models import Department, Membership, Organization, Role, User
+
+
+class DepartmentCycleError(ValidationError):
+    """Raised when a department would end up inside its own subtree."""
+
+
+def _check_parent(*, organization: Organization, parent: Department | None) -> None:
+    if parent is not None and parent.organization_id != organization.pk:
+        raise ValidationError(
+            {"parent": f"Department '{parent}' belongs to another organisation."}
+        )
+
+
+@transaction.atomic
+def department_create(
+    *,
+    organization: Organization,
+    name: str,
+    parent: Department | None = None,
+    external_id: str | None = None,
+) -> Department:
+    """Add a department under `parent` (or at the top of the tree) with its path filled in."""
+    if not name.strip():
+        raise ValidationError({"name": "A department needs a name."})
+    _check_parent(organization=organization, parent=parent)
+    department = Department.objects.create(
+        organization=organization, name=name.strip(), parent=parent, external_id=external_id or None
+    )
+    parent_path = parent.path if parent else "/"
+    department.path = f"{parent_path}{department.pk}/"
+    department.depth = 0 if parent is None else parent.depth + 1
+    department.save(update_fields=["path", "depth"])
+    return department
+
+
+def department_cycle_problem(*, department: Department, new_parent: Department | None) -> str:
+    """Why `new_parent` cannot take `department`, or "" when it can."""
+    if new_parent is None or not department.path:
+        return ""
+    if not new_parent.path.startswith(department.path):
+        return ""
+    if new_parent.pk == department.pk:
+        return f"Department '{department}' cannot be its own parent."
+    return (
+        f"Department '{department}' cannot be placed under '{new_parent}': '{new_parent}' is "
+        f"inside the subtree of '{department}', which would make a cycle."
+    )
+
+
+@transaction.atomic
+def department_move(*, department: Department, new_parent: Department | None) -> Department:
+    """Put `department` and its whole subtree under `new_parent`, refusing cycles."""
+    # Lock the moving subtree's rows so two concurrent moves cannot build a cycle between them.
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    _check_parent(organization=department.organization, parent=new_parent)
+    if new_parent is not None:
+        new_parent = Department.objects.select_for_update().get(pk=new_parent.pk)
+        if problem := department_cycle_problem(department=department, new_parent=new_parent):
+            raise DepartmentCycleError({"parent": problem})
+    old_path, old_depth = department.path, department.depth
+    new_path = f"{new_parent.path if new_parent else '/'}{department.pk}/"
+    new_depth = 0 if new_parent is None else new_parent.depth + 1
+    # One UPDATE rewrites the prefix of every path in the subtree.
+    Department.objects.filter(
+        organization_id=department.organization_id, path__startswith=old_path
+    ).update(
+        path=Concat(Value(new_path), Substr("path", len(old_path) + 1, Length("path"))),
+        depth=F("depth") + (new_depth - old_depth),
+    )
+    Department.objects.filter(pk=department.pk).update(parent=new_parent)
+    department.refresh_from_db()
+    return department
+
+
+@transaction.atomic
+def membership_grant(
+    *,
+    user: User,
+    organization: Organization,
+    role: str,
+    scope_department: Department | None = None,
+) -> Membership:
+    """Give `user` a role in `organization`, replacing any role they had there."""
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"Unknown role '{role}'; choose one of {', '.join(Role.values)}."}
+        )
+    if role == Role.MANAGER and scope_department is None:
+        raise ValidationError({"scope_department": "A manager needs a scope department."})
+    if role != Role.MANAGER:
+        scope_department = None
+    if scope_department is not None and scope_department.organization_id != organization.pk:
+        raise ValidationError(
+            {"scope_department": f"Department '{scope_department}' belongs to another organisation."}
+        )
+    membership, _ = Membership.objects.update_or_create(
+        user=user,
+        organization=organization,
+        defaults={"role": role, "scope_department": scope_department},
+    )
+    return membership

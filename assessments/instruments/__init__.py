@@ -1,0 +1,1 @@
+"""Instrument definition files, their format and the loader that reads them."""

@@ -1,0 +1,242 @@
+"""What is asked and answered: instruments, campaigns, invitations and anonymous responses."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Department, Employee, TenantModel
+
+
+class Direction(models.TextChoices):
+    HIGHER_IS_BETTER = "higher_is_better", "Higher is better"
+    HIGHER_IS_WORSE = "higher_is_worse", "Higher is worse"
+
+
+class Instrument(models.Model):
+    """One immutable version of a questionnaire, loaded from a definition file.
+
+    The validated definition is kept whole in `definition`; domains and items are also stored as
+    rows so pages and queries need not parse it. A version used by a campaign never changes: a
+    changed questionnaire is a new version.
+    """
+
+    code = models.SlugField(max_length=80)
+    version = models.PositiveIntegerField()
+    title = models.JSONField(help_text="Title per language code.")
+    languages = models.JSONField(default=list)
+    normed = models.BooleanField(
+        default=False, help_text="Whether its bands come from a normative sample."
+    )
+    definition = models.JSONField()
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the canonical definition.")
+    loaded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["code", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="instrument_code_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="instrument_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"
+
+    def title_in(self, language: str) -> str:
+        return self.title.get(language) or next(iter(self.title.values()), self.code)
+
+
+class InstrumentDomain(models.Model):
+    """A scored area of an instrument (e.g. demands, exhaustion)."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="domains")
+    code = models.SlugField(max_length=80)
+    position = models.PositiveSmallIntegerField()
+    group = models.CharField(max_length=40, blank=True)
+    title = models.JSONField()
+    direction = models.CharField(max_length=20, choices=Direction.choices)
+    min_answered = models.PositiveSmallIntegerField()
+    high_risk_cutoff = models.FloatField()
+    band_cutoffs = models.JSONField(null=True, blank=True, help_text="Absolute cut-offs [a, b, c].")
+    benchmark = models.JSONField(null=True, blank=True, help_text="Percentiles p20, p50, p80.")
+
+    class Meta:
+        ordering = ["instrument", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "code"], name="domain_code_per_instrument"),
+            models.UniqueConstraint(
+                fields=["instrument", "position"], name="domain_position_per_instrument"
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=Direction.values), name="domain_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_answered__gte=1), name="domain_min_answered_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} · {self.code}"
+
+
+class InstrumentItem(models.Model):
+    """One question. `position` is its index in a response's compact answers."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="items")
+    domain = models.ForeignKey(InstrumentDomain, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=40)
+    position = models.PositiveSmallIntegerField()
+    text = models.JSONField(help_text="Item text per language code.")
+    scale = models.JSONField(help_text="The item's scale: min, max, labels, value map, skip.")
+    reverse = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["instrument", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "code"], name="item_code_per_instrument"),
+            models.UniqueConstraint(
+                fields=["instrument", "position"], name="item_position_per_instrument"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+MIN_GROUP_SIZE_FLOOR = 3
+DEFAULT_MIN_GROUP_SIZE = 5
+
+
+class Campaign(TenantModel):
+    """One survey round across some departments, from draft to closed.
+
+    Status only moves forward (see `assessments.services.campaign_transition`); a closed
+    campaign never reopens. `min_group_size` is k of the anonymity rules and is frozen at launch.
+    """
+
+    name = models.CharField(max_length=200)
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="campaigns")
+    target_departments = models.ManyToManyField(Department, related_name="campaigns")
+    languages = models.JSONField(default=list)
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    reminder_days = models.JSONField(
+        default=list, blank=True, help_text="Days after opening on which reminders go out."
+    )
+    min_group_size = models.PositiveSmallIntegerField(default=DEFAULT_MIN_GROUP_SIZE)
+    attributes_used = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Coarse employee attributes copied onto responses for breakdowns.",
+    )
+    previous_campaign = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
+    )
+    status = models.CharField(
+        max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    launched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_group_size__gte=MIN_GROUP_SIZE_FLOOR),
+                name="campaign_min_group_size_at_least_3",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(closes_at__isnull=True)
+                | Q(closes_at__gt=F("opens_at")),
+                name="campaign_closes_after_opening",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Invitation(TenantModel):
+    """Who was asked, and whether they answered: never what they answered.
+
+    The department is a snapshot taken at launch. Completion is recorded as a date only and
+    nothing here changes at the moment of submission except `completed_on`, so the time of an
+    answer cannot be matched to a Response.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="invitations")
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="invitations")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token.")
+    language = models.CharField(max_length=8, default="en")
+    delivery_status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    delivery_error = models.CharField(max_length=300, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    completed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "employee"], name="invitation_one_per_employee"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_status__in=DeliveryStatus.values),
+                name="invitation_delivery_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} to {self.campaign}"
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_on is not None
+
+
+class Response(TenantModel):
+    """One anonymous set of answers.
+
+    Nothing here links to an invitation or an employee: a random UUID key, the department
+    snapshot, the coarse attributes the campaign uses, and the date only. `answers` holds one
+    byte per instrument item in item order (the scale position, 1..n; 0 = not answered), so a
+    million responses load straight into an int8 matrix.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="responses")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    answers = models.BinaryField()
+    attributes = models.JSONField(default=dict, blank=True)
+    submitted_on = models.DateField()
+
+    class Meta:
+        # Never order by anything that could follow insertion order.
+        ordering = []
+        indexes = [models.Index(fields=["campaign", "department"])]
+
+    def __str__(self) -> str:
+        return "Anonymous response"

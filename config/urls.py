@@ -1,0 +1,18 @@
+"""Top-level URL routes."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from config.views import healthz
+
+admin.site.site_header = "Plimsoll administration"
+admin.site.site_title = "Plimsoll"
+admin.site.index_title = "Organisations, people, instruments and campaigns"
+
+urlpatterns = [
+    # The HR web app arrives with its own issue; until then the admin is the way in.
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
