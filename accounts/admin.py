@@ -25,11 +25,17 @@ class DepartmentForm(forms.ModelForm):
         cleaned = super().clean()
         parent = cleaned.get("parent")
         organization = cleaned.get("organization")
-        if parent is not None and organization is not None and parent.organization_id != organization.pk:
-            raise ValidationError({"parent": f"Department '{parent}' belongs to another organisation."})
-        if self.instance.pk and (problem := department_cycle_problem(
-            department=self.instance, new_parent=parent
-        )):
+        if (
+            parent is not None
+            and organization is not None
+            and parent.organization_id != organization.pk
+        ):
+            raise ValidationError(
+                {"parent": f"Department '{parent}' belongs to another organisation."}
+            )
+        if self.instance.pk and (
+            problem := department_cycle_problem(department=self.instance, new_parent=parent)
+        ):
             raise ValidationError({"parent": problem})
         return cleaned
 
@@ -91,7 +97,5 @@ class UserAdmin(BaseUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ["groups"]

@@ -60,7 +60,8 @@ class Department(TenantModel):
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
-    external_id = models.CharField(
+    # NULL, not "", when absent: uniqueness per organisation applies only to real HRIS ids.
+    external_id = models.CharField(  # noqa: DJ001
         max_length=100, null=True, blank=True, help_text="Identifier in the HRIS, if any."
     )
     path = models.CharField(max_length=1000, db_index=True, editable=False, default="")
@@ -193,9 +194,7 @@ class Membership(TenantModel):
             models.UniqueConstraint(
                 fields=["user", "organization"], name="membership_one_role_per_org"
             ),
-            models.CheckConstraint(
-                condition=Q(role__in=Role.values), name="membership_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
             models.CheckConstraint(
                 condition=(
                     Q(role=Role.MANAGER, scope_department__isnull=False)

@@ -16,9 +16,7 @@ class DepartmentCycleError(ValidationError):
 
 def _check_parent(*, organization: Organization, parent: Department | None) -> None:
     if parent is not None and parent.organization_id != organization.pk:
-        raise ValidationError(
-            {"parent": f"Department '{parent}' belongs to another organisation."}
-        )
+        raise ValidationError({"parent": f"Department '{parent}' belongs to another organisation."})
 
 
 @transaction.atomic
@@ -101,7 +99,11 @@ def membership_grant(
         scope_department = None
     if scope_department is not None and scope_department.organization_id != organization.pk:
         raise ValidationError(
-            {"scope_department": f"Department '{scope_department}' belongs to another organisation."}
+            {
+                "scope_department": (
+                    f"Department '{scope_department}' belongs to another organisation."
+                )
+            }
         )
     membership, _ = Membership.objects.update_or_create(
         user=user,

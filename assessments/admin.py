@@ -25,8 +25,15 @@ class ReadOnlyAdminMixin:
 
 class DomainInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InstrumentDomain
-    fields = ["position", "code", "direction", "min_answered", "high_risk_cutoff", "band_cutoffs",
-              "benchmark"]
+    fields = [
+        "position",
+        "code",
+        "direction",
+        "min_answered",
+        "high_risk_cutoff",
+        "band_cutoffs",
+        "benchmark",
+    ]
     readonly_fields = fields
 
 
@@ -40,8 +47,15 @@ class InstrumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "organization", "instrument", "status", "opens_at", "closes_at",
-                    "min_group_size"]
+    list_display = [
+        "name",
+        "organization",
+        "instrument",
+        "status",
+        "opens_at",
+        "closes_at",
+        "min_group_size",
+    ]
     list_filter = ["organization", "status"]
     search_fields = ["name"]
     list_select_related = ["organization", "instrument"]
@@ -53,8 +67,13 @@ class CampaignAdmin(admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.status != CampaignStatus.DRAFT:
             # Frozen at launch: k, the instrument and the breakdowns.
-            fields += ["min_group_size", "instrument", "attributes_used", "languages",
-                       "target_departments"]
+            fields += [
+                "min_group_size",
+                "instrument",
+                "attributes_used",
+                "languages",
+                "target_departments",
+            ]
         return fields
 
     def _transition(self, request, queryset, to):

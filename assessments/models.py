@@ -66,7 +66,9 @@ class InstrumentDomain(models.Model):
     class Meta:
         ordering = ["instrument", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "code"], name="domain_code_per_instrument"),
+            models.UniqueConstraint(
+                fields=["instrument", "code"], name="domain_code_per_instrument"
+            ),
             models.UniqueConstraint(
                 fields=["instrument", "position"], name="domain_position_per_instrument"
             ),

@@ -183,12 +183,16 @@ def _campaign_settings_errors(
         )
     foreign = [d.name for d in target_departments if d.organization_id != organization.pk]
     if foreign:
-        errors["target_departments"] = f"Not departments of this organisation: {', '.join(foreign)}."
+        errors["target_departments"] = (
+            f"Not departments of this organisation: {', '.join(foreign)}."
+        )
     if opens_at and closes_at and closes_at <= opens_at:
         errors["closes_at"] = "The closing time must be after the opening time."
     bad_days = [day for day in reminder_days if not isinstance(day, int) or day < 1]
     if bad_days:
-        errors["reminder_days"] = f"Reminder days are whole days after opening (1 or more): {bad_days}."
+        errors["reminder_days"] = (
+            f"Reminder days are whole days after opening (1 or more): {bad_days}."
+        )
     if previous_campaign is not None and previous_campaign.organization_id != organization.pk:
         errors["previous_campaign"] = "The previous campaign belongs to another organisation."
     return errors
@@ -205,9 +209,7 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 @transaction.atomic
-def campaign_transition(
-    *, campaign: Campaign, to: str, now: dt.datetime | None = None
-) -> Campaign:
+def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None = None) -> Campaign:
     """Move a campaign to status `to`, or raise IllegalTransitionError saying why not."""
     now = now or timezone.now()
     if to not in CampaignStatus.values:
@@ -227,7 +229,11 @@ def campaign_transition(
         )
     if to == CampaignStatus.SCHEDULED and (locked.opens_at is None or locked.closes_at is None):
         raise IllegalTransitionError(
-            {"opens_at": f"Campaign '{locked.name}' needs opening and closing times to be scheduled."}
+            {
+                "opens_at": (
+                    f"Campaign '{locked.name}' needs opening and closing times to be scheduled."
+                )
+            }
         )
     locked.status = to
     fields = ["status"]

@@ -8,15 +8,33 @@ from reports.models import Action, DomainResult, Report, ResultRun
 
 class DomainResultInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DomainResult
-    fields = ["department", "domain_code", "breakdown_attribute", "breakdown_value", "suppressed",
-              "n", "mean", "sd", "share_high_risk", "risk_score", "band"]
+    fields = [
+        "department",
+        "domain_code",
+        "breakdown_attribute",
+        "breakdown_value",
+        "suppressed",
+        "n",
+        "mean",
+        "sd",
+        "share_high_risk",
+        "risk_score",
+        "band",
+    ]
     readonly_fields = fields
 
 
 @admin.register(ResultRun)
 class ResultRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "campaign", "status", "is_current", "response_count", "duration_ms",
-                    "created_at"]
+    list_display = [
+        "id",
+        "campaign",
+        "status",
+        "is_current",
+        "response_count",
+        "duration_ms",
+        "created_at",
+    ]
     list_filter = ["status", "is_current"]
     list_select_related = ["campaign"]
     inlines = [DomainResultInline]

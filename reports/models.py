@@ -40,7 +40,9 @@ class ResultRun(TenantModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign"], condition=Q(is_current=True), name="one_current_run_per_campaign"
+                fields=["campaign"],
+                condition=Q(is_current=True),
+                name="one_current_run_per_campaign",
             ),
             models.CheckConstraint(
                 condition=Q(is_current=False) | Q(status=RunStatus.DONE),
@@ -82,7 +84,7 @@ def _all_figures_null() -> Q:
 
 
 class DomainResult(models.Model):
-    """One cell of a run: a department (or the whole organisation) × a domain, maybe a breakdown.
+    """One cell of a run: a department (or the whole organisation) by a domain, maybe a breakdown.
 
     `department` empty means the whole organisation. `breakdown_attribute`/`breakdown_value`
     empty means all respondents of the group. A suppressed cell is stored without any figure,
@@ -102,7 +104,10 @@ class DomainResult(models.Model):
     sd = models.FloatField(null=True, blank=True)
     share_high_risk = models.FloatField(null=True, blank=True)
     risk_score = models.FloatField(null=True, blank=True)
-    band = models.CharField(max_length=16, choices=Band.choices, null=True, blank=True)
+    # NULL like every other figure of a suppressed cell, so "no figure" is one test everywhere.
+    band = models.CharField(  # noqa: DJ001
+        max_length=16, choices=Band.choices, null=True, blank=True
+    )
     trend_diff = models.FloatField(null=True, blank=True)
     trend_ci_low = models.FloatField(null=True, blank=True)
     trend_ci_high = models.FloatField(null=True, blank=True)
@@ -111,7 +116,13 @@ class DomainResult(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "department", "domain_code", "breakdown_attribute", "breakdown_value"],
+                fields=[
+                    "run",
+                    "department",
+                    "domain_code",
+                    "breakdown_attribute",
+                    "breakdown_value",
+                ],
                 name="result_cell_unique",
             ),
             models.UniqueConstraint(

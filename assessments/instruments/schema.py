@@ -20,13 +20,40 @@ CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 ITEM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[a-z]{2})?$")
 
-TOP_KEYS = {"format", "code", "version", "title", "description", "languages", "norms",
-            "scales", "domains", "items"}
-REQUIRED_TOP_KEYS = ("format", "code", "version", "title", "languages", "scales", "domains",
-                     "items")
+TOP_KEYS = {
+    "format",
+    "code",
+    "version",
+    "title",
+    "description",
+    "languages",
+    "norms",
+    "scales",
+    "domains",
+    "items",
+}
+REQUIRED_TOP_KEYS = (
+    "format",
+    "code",
+    "version",
+    "title",
+    "languages",
+    "scales",
+    "domains",
+    "items",
+)
 SCALE_KEYS = {"code", "min", "max", "labels", "values", "allow_skip"}
-DOMAIN_KEYS = {"code", "group", "title", "description", "direction", "min_answered",
-               "high_risk", "bands", "items"}
+DOMAIN_KEYS = {
+    "code",
+    "group",
+    "title",
+    "description",
+    "direction",
+    "min_answered",
+    "high_risk",
+    "bands",
+    "items",
+}
 ITEM_KEYS = {"code", "scale", "reverse", "text"}
 BENCHMARK_KEYS = ("p20", "p50", "p80")
 
@@ -81,7 +108,11 @@ class _Checker:
         return value
 
     def number(self, path: str, value: Any) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             self.error(path, f"must be a number, got {_show(value)}")
             return None
         return float(value)
@@ -144,7 +175,9 @@ def validate_definition(raw: Any) -> dict:
         if key not in top:
             check.error(key, "is required")
     if "format" in top and top["format"] != FORMAT_VERSION:
-        check.error("format", f"unsupported format {_show(top['format'])}; expected {FORMAT_VERSION}")
+        check.error(
+            "format", f"unsupported format {_show(top['format'])}; expected {FORMAT_VERSION}"
+        )
 
     code = check.code("code", top["code"]) if "code" in top else None
     version = check.integer("version", top["version"], minimum=1) if "version" in top else None
@@ -459,13 +492,16 @@ def _check_bands(
             if len(cutoffs) != 3:
                 check.error(
                     f"{path}.absolute",
-                    f"needs exactly 3 ascending cut-offs between the four bands, got {len(cutoffs)}",
+                    "needs exactly 3 ascending cut-offs between the four bands, "
+                    f"got {len(cutoffs)}",
                 )
             else:
                 numbers = [check.number(f"{path}.absolute[{j}]", v) for j, v in enumerate(cutoffs)]
                 if None not in numbers:
                     if not numbers[0] < numbers[1] < numbers[2]:
-                        check.error(f"{path}.absolute", f"must be strictly ascending, got {cutoffs}")
+                        check.error(
+                            f"{path}.absolute", f"must be strictly ascending, got {cutoffs}"
+                        )
                     for j, value in enumerate(numbers):
                         _check_in_range(check, f"{path}.absolute[{j}]", value, score_range)
                     out["absolute"] = numbers

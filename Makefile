@@ -1,0 +1,67 @@
+# Everything a person runs. `make demo` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SEED ?= 1
+
+.PHONY: help demo serve setup test lint format migrations-check worker worker-reports beat clean
+
+help:
+	@echo "make demo              set up, load demo data and serve on http://$(HOST):$(PORT)"
+	@echo "make test              run the test suite (SQLite; set DATABASE_URL and CELERY_BROKER_URL for the integration tests)"
+	@echo "make lint              ruff lint and format check"
+	@echo "make format            apply ruff formatting"
+	@echo "make migrations-check  fail if a model change lacks a migration"
+	@echo "make worker | worker-reports | beat   run Celery processes (needs CELERY_BROKER_URL)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# A local secret key for the embedded default; production sets SECRET_KEY in its environment.
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+	@echo "Wrote .env with a new SECRET_KEY."
+
+setup: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_instruments
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+demo: setup
+	$(PY) manage.py seed_demo --seed $(SEED)
+	@$(MAKE) --no-print-directory serve
+
+serve:
+	@echo "Plimsoll is serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)."
+	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrations-check: $(VENV)/.installed .env
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: $(VENV)/.installed
+	$(VENV)/bin/celery -A config worker -Q default --loglevel INFO
+
+worker-reports: $(VENV)/.installed
+	$(VENV)/bin/celery -A config worker -Q reports --concurrency 1 --max-memory-per-child 800000 --loglevel INFO
+
+beat: $(VENV)/.installed
+	$(VENV)/bin/celery -A config beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

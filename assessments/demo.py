@@ -1,0 +1,455 @@
+"""A realistic demo organisation with a closed and an open campaign, built from a seed.
+
+Everything a person sees (departments, people, who answered, what they answered) follows from
+the seed, so two runs with the same seed build the same organisation. Invitation tokens are the
+exception: they come from `secrets`, because a token derived from a public seed would be a
+guessable survey link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Department, Employee, Membership, Organization, Role, User
+from accounts.services import department_create, membership_grant
+from assessments.answers import encode_answers
+from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
+from assessments.services import campaign_create, campaign_transition
+
+DEMO_SLUG = "demo"
+DEMO_PASSWORD = "plimsoll-demo"
+HR_EMAIL = "hr@northwind.example"
+MANAGER_EMAIL = "manager.warehouse-north@northwind.example"
+
+
+@dataclass
+class Unit:
+    """A department of the demo tree: its own headcount and how its work tends to feel."""
+
+    name: str
+    people: int = 0
+    # Shift of the typical answer per domain, in scale points; positive means "more of it".
+    stress: dict[str, float] = field(default_factory=dict)
+    response_rate: float = 0.72
+    children: list[Unit] = field(default_factory=list)
+
+
+# The organisation: four levels, 28 departments, several with fewer than five people.
+TREE = [
+    Unit(
+        "Operations",
+        6,
+        {"demands": 0.3},
+        children=[
+            Unit(
+                "Warehouse North",
+                5,
+                children=[
+                    Unit("Inbound North", 80, {"demands": 0.5, "control": -0.4}),
+                    Unit(
+                        "Outbound North",
+                        90,
+                        {"demands": 0.7, "exhaustion": 0.6, "manager_support": -0.5},
+                    ),
+                    Unit(
+                        "Night Shift",
+                        55,
+                        {
+                            "demands": 0.9,
+                            "exhaustion": 1.0,
+                            "mental_distance": 0.7,
+                            "control": -0.8,
+                            "peer_support": -0.3,
+                        },
+                        response_rate=0.6,
+                    ),
+                ],
+            ),
+            Unit(
+                "Warehouse South",
+                0,
+                children=[
+                    Unit("Inbound South", 70, {"control": -0.2}),
+                    Unit("Outbound South", 75, {"demands": 0.3}),
+                ],
+            ),
+            Unit(
+                "Fleet",
+                0,
+                {"role": -0.2},
+                children=[
+                    Unit(
+                        "Drivers",
+                        0,
+                        {"peer_support": -0.6},
+                        children=[
+                            Unit(
+                                "Long Haul",
+                                60,
+                                {"exhaustion": 0.7, "peer_support": -0.5, "demands": 0.5},
+                                response_rate=0.55,
+                            ),
+                            Unit("Regional Delivery", 50, {"demands": 0.4}),
+                        ],
+                    ),
+                    Unit("Dispatch", 4, {"demands": 0.6}),
+                ],
+            ),
+        ],
+    ),
+    Unit(
+        "Commercial",
+        4,
+        children=[
+            Unit(
+                "Sales",
+                0,
+                {"demands": 0.4},
+                children=[
+                    Unit("Key Accounts", 30, {"role": 0.3, "efficacy": 0.3}),
+                    Unit("Field Sales", 45, {"demands": 0.6, "change": -0.5, "exhaustion": 0.4}),
+                ],
+            ),
+            Unit(
+                "Customer Service",
+                100,
+                {
+                    "relationships": 0.9,
+                    "control": -0.7,
+                    "exhaustion": 0.6,
+                    "mental_distance": 0.5,
+                    "manager_support": -0.3,
+                },
+            ),
+            Unit("Marketing", 15, {"control": 0.5, "change": -0.3}),
+        ],
+    ),
+    Unit(
+        "Corporate Services",
+        5,
+        {"control": 0.3},
+        children=[
+            Unit("Finance", 28, {"role": 0.4, "demands": 0.2}),
+            Unit("People & Culture", 10, {"manager_support": 0.4, "peer_support": 0.4}),
+            Unit(
+                "IT",
+                0,
+                children=[
+                    Unit("Infrastructure", 22, {"change": -0.6, "demands": 0.3}),
+                    Unit("Applications", 30, {"change": -0.8, "role": -0.4, "control": 0.4}),
+                    Unit("Security", 3, {"demands": 0.5}),
+                ],
+            ),
+            Unit("Legal", 4, {"demands": 0.4}),
+        ],
+    ),
+    Unit("Executive Office", 3, {"demands": 0.8}),
+]
+
+TENURE_BANDS = ["under 1 year", "1-3 years", "3-10 years", "over 10 years"]
+ROLE_TYPES = ["frontline", "specialist", "manager"]
+# A typical answer per domain on the 1-5 agreement scale, before department shifts.
+BASELINE = {
+    "demands": 3.0,
+    "control": 3.4,
+    "manager_support": 3.5,
+    "peer_support": 3.8,
+    "relationships": 2.2,
+    "role": 3.9,
+    "change": 3.2,
+    "exhaustion": 2.8,
+    "mental_distance": 2.3,
+    "efficacy": 3.9,
+}
+FIRST_NAMES = [
+    "Alex",
+    "Sam",
+    "Jo",
+    "Kim",
+    "Robin",
+    "Chris",
+    "Mika",
+    "Noa",
+    "Lou",
+    "Eli",
+    "Toni",
+    "Charlie",
+    "Jules",
+    "Maxi",
+    "Ari",
+    "Kai",
+]
+LAST_NAMES = [
+    "Becker",
+    "Smith",
+    "Novak",
+    "Garcia",
+    "Jansen",
+    "Rossi",
+    "Schulz",
+    "Kowalski",
+    "Dubois",
+    "Meyer",
+    "Brown",
+    "Silva",
+    "Weber",
+    "Nilsen",
+    "Okafor",
+    "Ivanova",
+]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    organization: Organization
+    departments: int
+    employees: int
+    closed_campaign: Campaign
+    open_campaign: Campaign
+    responses: int
+
+
+Progress = Callable[[str], None]
+
+
+def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSummary:
+    """Replace the demo organisation with a fresh copy built from `seed`."""
+    rng = random.Random(seed)
+    instrument = Instrument.objects.filter(code="plimsoll-core").order_by("-version").first()
+    if instrument is None:
+        raise LookupError(
+            "Instrument plimsoll-core is not loaded: run `manage.py load_instruments`."
+        )
+    with transaction.atomic():
+        progress("Removing any previous demo organisation")
+        _remove_demo_organization()
+        organization = Organization.objects.create(name="Northwind Logistics", slug=DEMO_SLUG)
+        progress("Building the department tree")
+        units = _build_tree(organization)
+        progress(f"Adding employees to {len(units)} departments")
+        employees = _add_employees(organization, units, rng)
+        _add_logins(organization, units)
+        today = timezone.localdate()
+        progress("Simulating the closed spring campaign")
+        closed = _run_campaign(
+            organization=organization,
+            instrument=instrument,
+            name="Stress risk assessment 2026 (spring)",
+            opens=today - dt.timedelta(days=200),
+            days_open=21,
+            units=units,
+            employees=employees,
+            rng=rng,
+            share_of_rate=1.0,
+            close=True,
+            progress=progress,
+        )
+        progress("Simulating the open autumn campaign (answers so far)")
+        opened = _run_campaign(
+            organization=organization,
+            instrument=instrument,
+            name="Stress risk assessment 2026 (autumn)",
+            opens=today - dt.timedelta(days=6),
+            days_open=21,
+            units=units,
+            employees=employees,
+            rng=rng,
+            share_of_rate=0.45,
+            close=False,
+            previous=closed,
+            progress=progress,
+        )
+    return DemoSummary(
+        organization=organization,
+        departments=len(units),
+        employees=len(employees),
+        closed_campaign=closed,
+        open_campaign=opened,
+        responses=Response.objects.for_organization(organization).count(),
+    )
+
+
+def _remove_demo_organization() -> None:
+    organization = Organization.objects.filter(slug=DEMO_SLUG).first()
+    if organization is None:
+        return
+    # Children before parents: responses and invitations protect employees and departments.
+    from reports.models import Action, DomainResult, Report, ResultRun
+
+    Report.objects.for_organization(organization).delete()
+    DomainResult.objects.filter(run__organization=organization).delete()
+    ResultRun.objects.for_organization(organization).delete()
+    Action.objects.for_organization(organization).delete()
+    Response.objects.for_organization(organization).delete()
+    Invitation.objects.for_organization(organization).delete()
+    Campaign.objects.for_organization(organization).delete()
+    Membership.objects.for_organization(organization).delete()
+    Employee.objects.for_organization(organization).delete()
+    for department in Department.objects.for_organization(organization).order_by("-depth"):
+        department.delete()
+    organization.delete()
+
+
+def _build_tree(organization: Organization) -> list[tuple[Department, Unit]]:
+    built: list[tuple[Department, Unit]] = []
+
+    def add(unit: Unit, parent: Department | None, inherited: dict[str, float]) -> None:
+        stress = dict(inherited)
+        for domain, shift in unit.stress.items():
+            stress[domain] = stress.get(domain, 0.0) + shift
+        department = department_create(
+            organization=organization,
+            name=unit.name,
+            parent=parent,
+            external_id=f"D{len(built) + 1:03d}",
+        )
+        built.append((department, Unit(unit.name, unit.people, stress, unit.response_rate)))
+        for child in unit.children:
+            add(child, department, stress)
+
+    for unit in TREE:
+        add(unit, None, {})
+    return built
+
+
+def _add_employees(
+    organization: Organization, units: list[tuple[Department, Unit]], rng: random.Random
+) -> list[Employee]:
+    rows = []
+    number = 0
+    for department, unit in units:
+        for _ in range(unit.people):
+            number += 1
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            rows.append(
+                Employee(
+                    organization=organization,
+                    external_id=f"E{number:05d}",
+                    email=f"{first}.{last}.{number}@northwind.example".lower(),
+                    department=department,
+                    language="de" if rng.random() < 0.3 else "en",
+                    attributes={
+                        "tenure_band": rng.choices(TENURE_BANDS, weights=[2, 4, 5, 3])[0],
+                        "role_type": rng.choices(ROLE_TYPES, weights=[7, 3, 1])[0],
+                    },
+                )
+            )
+    return Employee.objects.bulk_create(rows)
+
+
+def _add_logins(organization: Organization, units: list[tuple[Department, Unit]]) -> None:
+    hr, _ = User.objects.update_or_create(
+        email=HR_EMAIL,
+        defaults={"full_name": "Helena Ruiz (HR)", "is_staff": True, "is_superuser": True},
+    )
+    hr.set_password(DEMO_PASSWORD)
+    hr.save()
+    manager, _ = User.objects.update_or_create(
+        email=MANAGER_EMAIL, defaults={"full_name": "Mats Berg (Warehouse North)"}
+    )
+    manager.set_password(DEMO_PASSWORD)
+    manager.save()
+    warehouse_north = next(d for d, _ in units if d.name == "Warehouse North")
+    membership_grant(user=hr, organization=organization, role=Role.ADMIN)
+    membership_grant(
+        user=manager, organization=organization, role=Role.MANAGER, scope_department=warehouse_north
+    )
+
+
+def _run_campaign(
+    *,
+    organization: Organization,
+    instrument: Instrument,
+    name: str,
+    opens: dt.date,
+    days_open: int,
+    units: list[tuple[Department, Unit]],
+    employees: list[Employee],
+    rng: random.Random,
+    share_of_rate: float,
+    close: bool,
+    progress: Progress,
+    previous: Campaign | None = None,
+) -> Campaign:
+    tz = timezone.get_current_timezone()
+    opens_at = dt.datetime.combine(opens, dt.time(8, 0), tzinfo=tz)
+    closes_at = opens_at + dt.timedelta(days=days_open)
+    campaign = campaign_create(
+        organization=organization,
+        name=name,
+        instrument=instrument,
+        target_departments=[d for d, _ in units if d.depth == 0],
+        opens_at=opens_at,
+        closes_at=closes_at,
+        reminder_days=[7, 14],
+        attributes_used=["tenure_band"],
+        previous_campaign=previous,
+    )
+    campaign_transition(campaign=campaign, to=CampaignStatus.OPEN, now=opens_at)
+
+    items = list(instrument.items.select_related("domain").order_by("position"))
+    scales = [item.scale for item in items]
+    by_department = {d.pk: u for d, u in units}
+    invitations, responses = [], []
+    days_elapsed = min(days_open, (timezone.localdate() - opens).days)
+    for index, employee in enumerate(employees, start=1):
+        unit = by_department[employee.department_id]
+        answered = rng.random() < unit.response_rate * share_of_rate
+        completed_on = opens + dt.timedelta(days=rng.randint(0, max(days_elapsed - 1, 0)))
+        invitations.append(
+            Invitation(
+                organization=organization,
+                campaign=campaign,
+                employee=employee,
+                department_id=employee.department_id,
+                token_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+                language=employee.language,
+                delivery_status="sent",
+                completed_on=completed_on if answered else None,
+            )
+        )
+        if answered:
+            responses.append(
+                Response(
+                    organization=organization,
+                    campaign=campaign,
+                    department_id=employee.department_id,
+                    answers=encode_answers(_simulate_answers(items, unit, rng), scales),
+                    attributes={"tenure_band": employee.attributes["tenure_band"]},
+                    submitted_on=completed_on,
+                )
+            )
+        if index % 200 == 0 or index == len(employees):
+            progress(f"  {index}/{len(employees)} employees invited, {len(responses)} answered")
+    Invitation.objects.bulk_create(invitations, batch_size=500)
+    # Stored in an order unrelated to the invitations, so row order cannot pair them either.
+    rng.shuffle(responses)
+    Response.objects.bulk_create(responses, batch_size=500)
+    if close:
+        campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED, now=closes_at)
+    return campaign
+
+
+def _simulate_answers(items: list, unit: Unit, rng: random.Random) -> list[int | None]:
+    """One person's answers: a personal level per domain, item noise, a few skipped items."""
+    levels = {
+        code: base + unit.stress.get(code, 0.0) + rng.gauss(0, 0.6)
+        for code, base in BASELINE.items()
+    }
+    answers: list[int | None] = []
+    for item in items:
+        if rng.random() < 0.03:
+            answers.append(None)
+            continue
+        level = levels.get(item.domain.code, 3.0) + rng.gauss(0, 0.5)
+        value = min(5, max(1, round(level)))
+        answers.append(6 - value if item.reverse else value)
+    return answers

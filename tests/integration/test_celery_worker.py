@@ -1,0 +1,55 @@
+"""A task travels through Redis to a real worker process and changes the database."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from assessments.models import Campaign, CampaignStatus
+from assessments.services import campaign_transition
+from assessments.tasks import advance_campaign_schedules
+from tests.factories import CampaignFactory, DepartmentFactory
+from tests.integration.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_worker_opens_and_closes_due_campaigns(celery_worker_process, core_instrument):
+    department = DepartmentFactory()
+    now = timezone.now()
+    due_to_open = CampaignFactory(
+        organization=department.organization,
+        instrument=core_instrument,
+        opens_at=now - dt.timedelta(minutes=5),
+        closes_at=now + dt.timedelta(days=14),
+    )
+    campaign_transition(campaign=due_to_open, to=CampaignStatus.SCHEDULED)
+    due_to_close = CampaignFactory(
+        organization=department.organization,
+        instrument=core_instrument,
+        opens_at=now - dt.timedelta(days=20),
+        closes_at=now - dt.timedelta(minutes=1),
+    )
+    campaign_transition(campaign=due_to_close, to=CampaignStatus.OPEN)
+    not_yet = CampaignFactory(organization=department.organization, instrument=core_instrument)
+    campaign_transition(campaign=not_yet, to=CampaignStatus.SCHEDULED)
+
+    result = advance_campaign_schedules.delay()
+    # The message went to the broker, not through the in-process eager path.
+    assert result.__class__.__name__ == "AsyncResult"
+
+    def statuses():
+        current = dict(Campaign.objects.values_list("pk", "status"))
+        done = (
+            current[due_to_open.pk] == CampaignStatus.OPEN
+            and current[due_to_close.pk] == CampaignStatus.CLOSED
+        )
+        return current if done else None
+
+    final = wait_for(statuses, timeout=30)
+    assert final[not_yet.pk] == CampaignStatus.SCHEDULED
+    closed = Campaign.objects.get(pk=due_to_close.pk)
+    assert closed.closed_at is not None
+    # And it was the worker process that ran it.
+    log = (ROOT / "test-results" / "celery-worker.log").read_text(errors="replace")
+    assert f"assessments.tasks.advance_campaign_schedules[{result.id}] succeeded" in log

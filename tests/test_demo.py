@@ -1,0 +1,148 @@
+"""`manage.py seed_demo`: a realistic organisation, the same for the same seed, never doubled."""
+
+import hashlib
+import io
+from collections import Counter
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Department, Employee, Membership, Organization, Role, User
+from assessments.demo import DEMO_PASSWORD, HR_EMAIL, MANAGER_EMAIL
+from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed(seed: int) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", seed=seed, stdout=out)
+    return out.getvalue()
+
+
+def _fingerprint() -> str:
+    """What a person sees, independent of database ids, UUIDs and token hashes."""
+    org = Organization.objects.get(slug="demo")
+    names = dict(Department.objects.for_organization(org).values_list("pk", "name"))
+    parts = sorted(
+        (names[d.pk], names.get(d.parent_id, ""), d.depth)
+        for d in Department.objects.for_organization(org)
+    )
+    people = sorted(
+        (e.external_id, e.email, names[e.department_id], e.language, sorted(e.attributes.items()))
+        for e in Employee.objects.for_organization(org)
+    )
+    answers = sorted(
+        (c, names[d], bytes(a).hex(), str(s))
+        for c, d, a, s in Response.objects.for_organization(org).values_list(
+            "campaign__name", "department_id", "answers", "submitted_on"
+        )
+    )
+    completed = sorted(
+        (e, str(c))
+        for e, c in Invitation.objects.for_organization(org).values_list(
+            "employee__external_id", "completed_on"
+        )
+    )
+    return hashlib.sha256(repr((parts, people, answers, completed)).encode()).hexdigest()
+
+
+def test_seed_builds_a_realistic_organisation(core_instrument):
+    output = _seed(1)
+    org = Organization.objects.get(slug="demo")
+    departments = Department.objects.for_organization(org)
+    assert 24 <= departments.count() <= 30
+    assert {d.depth for d in departments} == {0, 1, 2, 3}  # four levels
+    headcount = Counter(
+        Employee.objects.for_organization(org).values_list("department_id", flat=True)
+    )
+    small = [d for d in departments if 0 < headcount[d.pk] < 5]
+    assert len(small) >= 3, "some departments must fall below the default k of 5"
+    assert 700 <= sum(headcount.values()) <= 900
+
+    campaigns = {c.status: c for c in Campaign.objects.for_organization(org)}
+    assert set(campaigns) == {CampaignStatus.CLOSED, CampaignStatus.OPEN}
+    closed, opened = campaigns[CampaignStatus.CLOSED], campaigns[CampaignStatus.OPEN]
+    assert opened.previous_campaign == closed
+    for campaign in (closed, opened):
+        invited = Invitation.objects.filter(campaign=campaign)
+        assert invited.count() == sum(headcount.values())
+        # Exactly one response per completed invitation, and none without one.
+        completed = invited.filter(completed_on__isnull=False).count()
+        assert Response.objects.filter(campaign=campaign).count() == completed > 0
+    assert 0.5 < Response.objects.filter(campaign=closed).count() / sum(headcount.values()) < 0.9
+
+    item_count = core_instrument.items.count()
+    assert {len(bytes(a)) for a in Response.objects.values_list("answers", flat=True)} == {
+        item_count
+    }
+    assert HR_EMAIL in output and MANAGER_EMAIL in output and DEMO_PASSWORD in output
+    hr = User.objects.get(email=HR_EMAIL)
+    assert hr.check_password(DEMO_PASSWORD) and hr.is_staff
+    manager = Membership.objects.get(user__email=MANAGER_EMAIL)
+    assert manager.role == Role.MANAGER
+    assert manager.scope_department.name == "Warehouse North"
+
+
+def _domain_means(org, campaign_status: str) -> dict[str, dict[str, float]]:
+    """Mean item value per department name and domain (reverse items turned back)."""
+    instrument = Instrument.objects.get(code="plimsoll-core")
+    items = list(instrument.items.select_related("domain").order_by("position"))
+    names = dict(Department.objects.for_organization(org).values_list("pk", "name"))
+    sums: dict[tuple[str, str], list[int]] = {}
+    rows = Response.objects.for_organization(org).filter(campaign__status=campaign_status)
+    for department_id, answers in rows.values_list("department_id", "answers"):
+        for item, code in zip(items, bytes(answers), strict=True):
+            if code:
+                value = 6 - code if item.reverse else code
+                sums.setdefault((names[department_id], item.domain.code), []).append(value)
+    means: dict[str, dict[str, float]] = {}
+    for (name, domain), values in sums.items():
+        means.setdefault(name, {})[domain] = sum(values) / len(values)
+    return means
+
+
+def test_stress_patterns_differ_by_department(core_instrument):
+    _seed(1)
+    means = _domain_means(Organization.objects.get(slug="demo"), CampaignStatus.CLOSED)
+    # The night shift carries far more exhaustion than people & culture, and less control.
+    assert means["Night Shift"]["exhaustion"] > means["People & Culture"]["exhaustion"] + 0.7
+    assert means["Night Shift"]["control"] < means["People & Culture"]["control"] - 0.7
+    assert means["Customer Service"]["relationships"] > means["Finance"]["relationships"] + 0.5
+
+
+def test_same_seed_same_organisation_and_rerun_does_not_duplicate(core_instrument):
+    _seed(7)
+    first = _fingerprint()
+    counts = (
+        Department.objects.count(),
+        Employee.objects.count(),
+        Response.objects.count(),
+        Invitation.objects.count(),
+        Campaign.objects.count(),
+        User.objects.count(),
+    )
+    _seed(7)
+    assert _fingerprint() == first
+    assert Organization.objects.filter(slug="demo").count() == 1
+    assert (
+        Department.objects.count(),
+        Employee.objects.count(),
+        Response.objects.count(),
+        Invitation.objects.count(),
+        Campaign.objects.count(),
+        User.objects.count(),
+    ) == counts
+    _seed(8)
+    assert _fingerprint() != first
+
+
+def test_seed_shows_progress(core_instrument):
+    output = _seed(1)
+    assert "employees invited" in output
+    assert output.count("\n") > 8
+
+
+def test_seed_without_instrument_says_what_to_run(db):
+    with pytest.raises(CommandError, match="load_instruments"):
+        _seed(1)
