@@ -69,8 +69,8 @@ def department_move(*, department: Department, new_parent: Department | None) ->
     new_path = f"{new_parent.path if new_parent else '/'}{department.pk}/"
     new_depth = 0 if new_parent is None else new_parent.depth + 1
     # One UPDATE rewrites the prefix of every path in the subtree.
-    Department.objects.filter(
-        organization_id=department.organization_id, path__startswith=old_path
+    Department.objects.for_organization(department.organization_id).filter(
+        path__startswith=old_path
     ).update(
         path=Concat(Value(new_path), Substr("path", len(old_path) + 1, Length("path"))),
         depth=F("depth") + (new_depth - old_depth),
