@@ -106,3 +106,10 @@ def test_healthz_reports_database(client, db):
     page = client.get("/healthz")
     assert page.status_code == 200
     assert page.json() == {"status": "ok"}
+
+
+def test_unknown_address_gets_the_plimsoll_not_found_page(client, db):
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    body = page.content.decode()
+    assert "Page not found" in body and 'lang="en"' in body
