@@ -11,6 +11,28 @@ import yaml
 from assessments.instruments.schema import InstrumentDefinitionError, validate_definition
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping instead of keeping the last."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def parse_definition_file(path: Path) -> dict:
     """Parse and validate one definition file; errors name the file and the path inside it."""
     try:
@@ -18,7 +40,8 @@ def parse_definition_file(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise InstrumentDefinitionError([f"cannot read the file: {exc}"], source=str(path)) from exc
     try:
-        raw = yaml.safe_load(text)
+        # _StrictLoader is a SafeLoader: no arbitrary Python objects.
+        raw = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

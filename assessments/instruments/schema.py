@@ -14,7 +14,8 @@ from typing import Any
 
 FORMAT_VERSION = 1
 DIRECTIONS = ("higher_is_better", "higher_is_worse")
-MAX_ITEMS = 250  # answers are stored one byte per item
+MAX_ITEMS = 250  # far beyond any survey people finish; keeps a runaway file from loading
+MAX_GROUP_LENGTH = 40  # InstrumentDomain.group
 MAX_SCALE_POINTS = 100
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 ITEM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
@@ -172,7 +173,8 @@ def validate_definition(raw: Any) -> dict:
         raise InstrumentDefinitionError(check.errors)
     check.unknown_keys("", top, TOP_KEYS)
     for key in REQUIRED_TOP_KEYS:
-        if key not in top:
+        # An empty value (`domains:` with nothing after it) is as missing as an absent key.
+        if top.get(key) is None:
             check.error(key, "is required")
     if "format" in top and top["format"] != FORMAT_VERSION:
         check.error(
@@ -366,7 +368,7 @@ def _check_domains(
             continue
         check.unknown_keys(path, domain, DOMAIN_KEYS)
         for key in ("code", "title", "direction", "min_answered", "high_risk", "bands", "items"):
-            if key not in domain:
+            if domain.get(key) is None:
                 check.error(_join(path, key), "is required")
         code = check.code(f"{path}.code", domain.get("code"))
         if code is not None and code in seen_codes:
@@ -382,6 +384,10 @@ def _check_domains(
         if not isinstance(group, str):
             check.error(f"{path}.group", f"must be text, got {_show(group)}")
             group = ""
+        elif len(group) > MAX_GROUP_LENGTH:
+            check.error(
+                f"{path}.group", f"is {len(group)} characters long; at most {MAX_GROUP_LENGTH}"
+            )
         direction = domain.get("direction")
         if "direction" in domain and direction not in DIRECTIONS:
             check.error(
