@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 1
 
-.PHONY: help demo serve setup test lint format migrations-check worker worker-reports beat clean
+.PHONY: help demo serve setup test lint format migrations-check messages worker worker-reports beat clean
 
 help:
 	@echo "make demo              set up, load demo data and serve on http://$(HOST):$(PORT)"
@@ -52,6 +52,12 @@ format: $(VENV)/.installed
 
 migrations-check: $(VENV)/.installed .env
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Refresh the German catalogue after changing interface text, translate, then compile.
+# Needs gettext (xgettext, msgfmt). The compiled .mo is committed so installs need neither.
+messages: $(VENV)/.installed .env
+	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles --no-obsolete
+	msgfmt --check -o locale/de/LC_MESSAGES/django.mo locale/de/LC_MESSAGES/django.po
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A config worker -Q default --loglevel INFO

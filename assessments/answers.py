@@ -7,9 +7,12 @@ matrix with `numpy.frombuffer` and no per-answer parsing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 NOT_ANSWERED = 0
+SKIP = "skip"  # the form value of "prefer not to answer"
 
 
 def encode_answers(values: Sequence[int | None], scales: Sequence[dict]) -> bytes:
@@ -36,3 +39,57 @@ def decode_answers(packed: bytes, scales: Sequence[dict]) -> list[int | None]:
         None if code == NOT_ANSWERED else scale["min"] + code - 1
         for code, scale in zip(packed, scales, strict=True)
     ]
+
+
+class _Item(Protocol):
+    code: str
+    number: int
+    scale: dict
+
+
+@dataclass(frozen=True)
+class AnswerError:
+    """A problem with one question's answer, or with a field that is not a question."""
+
+    code: str
+    number: int | None  # the question number shown to the respondent; None for unknown fields
+    kind: str  # "missing", "out_of_range", "skip_not_allowed", "unknown"
+    value: str = ""
+
+
+def parse_answers(
+    items: Sequence[_Item], submitted: Mapping[str, Any]
+) -> tuple[list[int | None], list[AnswerError]]:
+    """Turn submitted form values into raw scale values (None for "prefer not to answer").
+
+    Every question needs an answer, or "prefer not to answer" where its scale offers it.
+    Returns the values in item order and the list of problems (empty when all is well).
+    """
+    known = {item.code for item in items}
+    errors = [
+        AnswerError(code=str(code), number=None, kind="unknown", value=str(code))
+        for code in submitted
+        if code not in known
+    ]
+    values: list[int | None] = []
+    for item in items:
+        raw = submitted.get(item.code)
+        raw = "" if raw is None else str(raw).strip()
+        scale = item.scale
+        if raw == "":
+            errors.append(AnswerError(item.code, item.number, "missing"))
+            values.append(None)
+        elif raw == SKIP:
+            if not scale.get("allow_skip"):
+                errors.append(AnswerError(item.code, item.number, "skip_not_allowed"))
+            values.append(None)
+        else:
+            try:
+                value = int(raw)
+            except ValueError:
+                value = None
+            if value is None or not scale["min"] <= value <= scale["max"]:
+                errors.append(AnswerError(item.code, item.number, "out_of_range", raw[:20]))
+                value = None
+            values.append(value)
+    return values, errors

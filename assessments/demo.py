@@ -1,17 +1,15 @@
 """A realistic demo organisation with a closed and an open campaign, built from a seed.
 
 Everything a person sees (departments, people, who answered, what they answered) follows from
-the seed, so two runs with the same seed build the same organisation. Invitation tokens are the
-exception: they come from `secrets`, because a token derived from a public seed would be a
-guessable survey link.
+the seed, so two runs with the same seed build the same organisation. The sample survey links
+are the exception: their tokens are random, because a token derived from a public seed would
+be a guessable survey link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,8 +19,9 @@ from django.utils import timezone
 from accounts.models import Department, Employee, Membership, Organization, Role, User
 from accounts.services import department_create, membership_grant
 from assessments.answers import encode_answers
+from assessments.emails import survey_link
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
-from assessments.services import campaign_create, campaign_transition
+from assessments.services import campaign_create, campaign_transition, invitation_token_issue
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "plimsoll-demo"
@@ -215,6 +214,7 @@ class DemoSummary:
     closed_campaign: Campaign
     open_campaign: Campaign
     responses: int
+    sample_links: list[str]
 
 
 Progress = Callable[[str], None]
@@ -267,6 +267,13 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
             previous=closed,
             progress=progress,
         )
+        # A few personal links into the open campaign, so a person can try the survey. Tokens
+        # exist only for emails that were sent; these stand in for three such emails.
+        waiting = Invitation.objects.filter(campaign=opened, completed_on__isnull=True)
+        sample_links = [
+            survey_link(invitation_token_issue(invitation=invitation))
+            for invitation in waiting.order_by("employee__external_id")[:3]
+        ]
     return DemoSummary(
         organization=organization,
         departments=len(units),
@@ -274,6 +281,7 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
         closed_campaign=closed,
         open_campaign=opened,
         responses=Response.objects.for_organization(organization).count(),
+        sample_links=sample_links,
     )
 
 
@@ -410,7 +418,6 @@ def _run_campaign(
                 campaign=campaign,
                 employee=employee,
                 department_id=employee.department_id,
-                token_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
                 language=employee.language,
                 delivery_status="sent",
                 completed_on=completed_on if answered else None,

@@ -141,6 +141,10 @@ class Campaign(TenantModel):
         blank=True,
         help_text="Coarse employee attributes copied onto responses for breakdowns.",
     )
+    # Reminder rounds started so far (scheduled and "remind now"); an invitation whose
+    # reminders_sent is below this is owed one reminder.
+    reminder_round = models.PositiveSmallIntegerField(default=0, editable=False)
+    scheduled_reminders_started = models.PositiveSmallIntegerField(default=0, editable=False)
     previous_campaign = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
     )
@@ -184,13 +188,12 @@ class Invitation(TenantModel):
 
     The department is a snapshot taken at launch. Completion is recorded as a date only and
     nothing here changes at the moment of submission except `completed_on`, so the time of an
-    answer cannot be matched to a Response.
+    answer cannot be matched to a Response. The links people receive are InvitationTokens.
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="invitations")
     employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="invitations")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
-    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token.")
     language = models.CharField(max_length=8, default="en")
     delivery_status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
@@ -217,6 +220,21 @@ class Invitation(TenantModel):
     @property
     def completed(self) -> bool:
         return self.completed_on is not None
+
+
+class InvitationToken(models.Model):
+    """One personal survey link, stored only as the SHA-256 of its 256-bit random token.
+
+    Every email (the invitation and each reminder) carries a fresh token, because the plain
+    token is never stored and so cannot be sent twice; every token of an invitation stays valid.
+    """
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    issued_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"Token for invitation {self.invitation_id}"
 
 
 class Response(TenantModel):

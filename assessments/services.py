@@ -1,24 +1,43 @@
-"""Writes for instruments and campaigns."""
+"""Writes for instruments, campaigns, invitations and responses."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import get_connection
 from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Department, Organization
+from accounts.models import Department, Employee, Organization
+from assessments.answers import AnswerError, encode_answers, parse_answers
+from assessments.emails import build_survey_email
 from assessments.instruments.loader import definition_checksum
 from assessments.models import (
     MIN_GROUP_SIZE_FLOOR,
     Campaign,
     CampaignStatus,
+    DeliveryStatus,
     Instrument,
     InstrumentDomain,
     InstrumentItem,
+    Invitation,
+    InvitationToken,
+    Response,
 )
+from assessments.selectors import instrument_spec
+
+logger = logging.getLogger(__name__)
 
 
 class InstrumentInUseError(ValidationError):
@@ -247,6 +266,8 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
         locked.closed_at = now
         fields.append("closed_at")
     locked.save(update_fields=fields)
+    if to == CampaignStatus.OPEN:
+        _enqueue_on_commit("send_invitations", locked.pk)
     return locked
 
 
@@ -320,3 +341,355 @@ def _transition_if_still_due(campaign: Campaign, to: str, now: dt.datetime) -> i
     except IllegalTransitionError:
         return 0
     return 1
+
+
+def _enqueue_on_commit(task_name: str, *args: Any) -> None:
+    """Send a task once the surrounding transaction has committed, never before.
+
+    If the broker is down the row that describes the work is already committed, and the beat
+    sweep sends the task later: work is delayed, never lost.
+    """
+    from assessments import tasks  # tasks import this module
+
+    task = getattr(tasks, task_name)
+
+    def send() -> None:
+        try:
+            task.delay(*args)
+        except Exception:  # noqa: BLE001 - a broker outage must not fail the committed work
+            logger.warning("Could not enqueue %s%r; the periodic sweep will retry", task_name, args)
+
+    transaction.on_commit(send)
+
+
+# --- Launch -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
+    """Check a draft campaign, invite everyone in its target departments and open or schedule it.
+
+    Each targeted active employee gets one invitation with their department as it is now; later
+    moves in the HRIS do not change where their answers count. Opening sends the invitations.
+    """
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise IllegalTransitionError(
+            {
+                "status": (
+                    f"Campaign '{campaign.name}' was already launched (it is {campaign.status})."
+                )
+            }
+        )
+    targets = list(campaign.target_departments.all())
+    employees = _targeted_employees(campaign.organization_id, targets)
+    errors = _launch_errors(campaign, targets, employees, now)
+    if errors:
+        raise ValidationError(errors)
+
+    languages = campaign.languages or list(campaign.instrument.languages)
+    Invitation.objects.bulk_create(
+        [
+            Invitation(
+                organization_id=campaign.organization_id,
+                campaign=campaign,
+                employee_id=employee_id,
+                department_id=department_id,
+                language=language if language in languages else languages[0],
+            )
+            for employee_id, department_id, language in employees.values_list(
+                "pk", "department_id", "language"
+            )
+        ],
+        batch_size=1000,
+    )
+    opens_now = campaign.opens_at is None or campaign.opens_at <= now
+    to = CampaignStatus.OPEN if opens_now else CampaignStatus.SCHEDULED
+    return campaign_transition(campaign=campaign, to=to, now=now)
+
+
+def _targeted_employees(organization_id: int, targets: list[Department]) -> QuerySet[Employee]:
+    if not targets:
+        return Employee.objects.none()
+    in_subtrees = reduce(or_, (Q(department__path__startswith=d.path) for d in targets))
+    return Employee.objects.for_organization(organization_id).filter(in_subtrees, is_active=True)
+
+
+def _launch_errors(
+    campaign: Campaign, targets: list[Department], employees: QuerySet, now: dt.datetime
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not campaign.instrument.items.exists():
+        errors["instrument"] = f"Instrument {campaign.instrument} has no questions."
+    if not targets:
+        errors["target_departments"] = "Choose at least one target department."
+    elif not employees.exists():
+        names = ", ".join(d.name for d in targets)
+        errors["target_departments"] = f"No active employees in {names} or below."
+    if campaign.closes_at is None:
+        errors["closes_at"] = "Set when the campaign closes."
+    elif campaign.closes_at <= now:
+        errors["closes_at"] = "The closing time has already passed."
+    elif campaign.opens_at is not None and campaign.closes_at <= campaign.opens_at:
+        errors["closes_at"] = "The closing time must be after the opening time."
+    if campaign.min_group_size < MIN_GROUP_SIZE_FLOOR:
+        errors["min_group_size"] = (
+            f"The minimum group size must be at least {MIN_GROUP_SIZE_FLOOR}, "
+            f"got {campaign.min_group_size}."
+        )
+    unsupported = [x for x in campaign.languages if x not in campaign.instrument.languages]
+    if unsupported:
+        errors["languages"] = f"{campaign.instrument} has no text in {', '.join(unsupported)}."
+    return errors
+
+
+# --- Tokens and delivery --------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def invitation_token_issue(*, invitation: Invitation, today: dt.date | None = None) -> str:
+    """Create a fresh 256-bit personal token for `invitation`; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    InvitationToken.objects.create(
+        invitation=invitation,
+        token_hash=token_hash(token),
+        issued_on=today or timezone.localdate(),
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    sent: int
+    failed: int
+
+
+def invitations_send_pending(*, campaign_id: int) -> DeliveryResult:
+    """Email every invitation of an open campaign that has not been sent yet.
+
+    Safe to repeat and to run twice at once: each invitation is locked, re-checked and marked
+    in the transaction that sends it, so a retried batch skips what went out. A refused
+    address marks that invitation failed and the batch goes on.
+    """
+    return _deliver(
+        campaign_id=campaign_id,
+        kind="invitation",
+        owed=lambda campaign: Q(delivery_status=DeliveryStatus.PENDING),
+        mark=lambda campaign: {"delivery_status": DeliveryStatus.SENT, "delivery_error": ""},
+    )
+
+
+def reminders_send_owed(*, campaign_id: int) -> DeliveryResult:
+    """Send one reminder to each invitation that is owed one and has not been completed."""
+    return _deliver(
+        campaign_id=campaign_id,
+        kind="reminder",
+        owed=lambda campaign: Q(
+            delivery_status=DeliveryStatus.SENT,
+            completed_on__isnull=True,
+            reminders_sent__lt=campaign.reminder_round,
+        ),
+        mark=lambda campaign: {"reminders_sent": campaign.reminder_round},
+    )
+
+
+def _deliver(
+    *,
+    campaign_id: int,
+    kind: str,
+    owed: Callable[[Campaign], Q],
+    mark: Callable[[Campaign], dict],
+) -> DeliveryResult:
+    sent = failed = 0
+    last_pk = 0
+    while True:
+        # Re-read the campaign every batch: a campaign that closed stops getting email at once.
+        campaign = Campaign.objects.select_related("organization").get(pk=campaign_id)
+        if campaign_closed_reason(campaign=campaign, now=timezone.now()):
+            break
+        batch = list(
+            Invitation.objects.filter(owed(campaign), campaign_id=campaign_id, pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: settings.EMAIL_BATCH_SIZE]
+        )
+        if not batch:
+            break
+        last_pk = batch[-1]
+        with get_connection() as connection:
+            for pk in batch:
+                outcome = _deliver_one(pk, campaign, kind, owed, mark, connection)
+                sent += outcome == "sent"
+                failed += outcome == "failed"
+    return DeliveryResult(sent=sent, failed=failed)
+
+
+@transaction.atomic
+def _deliver_one(pk, campaign, kind, owed, mark, connection) -> str:
+    invitation = (
+        Invitation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("employee")
+        .filter(owed(campaign), pk=pk)
+        .first()
+    )
+    if invitation is None:  # done meanwhile by another worker, or completed
+        return "skipped"
+    try:
+        with transaction.atomic():  # the token exists only if its email went out
+            token = invitation_token_issue(invitation=invitation)
+            message = build_survey_email(
+                kind=kind,
+                invitation=invitation,
+                campaign=campaign,
+                organization_name=campaign.organization.name,
+                token=token,
+            )
+            connection.send_messages([message])
+    except Exception as exc:  # noqa: BLE001 - one bad address must never stop the batch
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        Invitation.objects.filter(pk=pk).update(
+            delivery_status=DeliveryStatus.FAILED, delivery_error=error
+        )
+        logger.warning("Delivery of %s for invitation %s failed: %s", kind, pk, type(exc).__name__)
+        return "failed"
+    Invitation.objects.filter(pk=pk).update(**mark(campaign))
+    return "sent"
+
+
+@transaction.atomic
+def campaign_remind_now(*, campaign: Campaign) -> Campaign:
+    """HR's "remind now": everyone invited who has not answered gets one more reminder."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if reason := campaign_closed_reason(campaign=campaign, now=timezone.now()):
+        raise IllegalTransitionError(
+            {"status": f"Campaign '{campaign.name}' is {_REASON_TEXT[reason]}: no reminders."}
+        )
+    campaign.reminder_round = F("reminder_round") + 1
+    campaign.save(update_fields=["reminder_round"])
+    campaign.refresh_from_db()
+    _enqueue_on_commit("send_reminders", campaign.pk)
+    return campaign
+
+
+def reminders_schedule_due(*, now: dt.datetime | None = None) -> int:
+    """Start the scheduled reminder rounds whose day has come; returns how many started."""
+    now = now or timezone.now()
+    started = 0
+    for campaign in Campaign.objects.filter(status=CampaignStatus.OPEN, closes_at__gt=now):
+        if not campaign.opens_at or not campaign.reminder_days:
+            continue
+        due = sum(
+            1 for day in campaign.reminder_days if campaign.opens_at + dt.timedelta(days=day) <= now
+        )
+        with transaction.atomic():
+            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            new_rounds = due - locked.scheduled_reminders_started
+            if new_rounds <= 0:
+                continue
+            # Rounds that fell due together (a beat outage) become one reminder, not several.
+            locked.scheduled_reminders_started = due
+            locked.reminder_round += 1
+            locked.save(update_fields=["scheduled_reminders_started", "reminder_round"])
+            _enqueue_on_commit("send_reminders", locked.pk)
+            started += 1
+    return started
+
+
+def campaigns_needing_delivery() -> list[int]:
+    """Open campaigns with invitations not yet sent or reminders owed (for the beat sweep)."""
+    now = timezone.now()
+    open_campaigns = Campaign.objects.filter(status=CampaignStatus.OPEN, closes_at__gt=now)
+    pending = Invitation.objects.filter(
+        campaign__in=open_campaigns, delivery_status=DeliveryStatus.PENDING
+    ).values_list("campaign_id", flat=True)
+    owed = Invitation.objects.filter(
+        campaign__in=open_campaigns,
+        delivery_status=DeliveryStatus.SENT,
+        completed_on__isnull=True,
+        reminders_sent__lt=F("campaign__reminder_round"),
+    ).values_list("campaign_id", flat=True)
+    return sorted(set(pending.distinct()) | set(owed.distinct()))
+
+
+# --- Answering ----------------------------------------------------------------------------
+
+_REASON_TEXT = {"not_open_yet": "not open yet", "closed": "closed"}
+
+
+def campaign_closed_reason(*, campaign: Campaign, now: dt.datetime) -> str | None:
+    """Why a campaign does not accept answers right now ("not_open_yet", "closed"), or None."""
+    if campaign.status == CampaignStatus.CLOSED:
+        return "closed"
+    if campaign.closes_at is not None and now >= campaign.closes_at:
+        return "closed"  # past its end: refused at once, before the beat task closes it
+    if campaign.status != CampaignStatus.OPEN:
+        return "not_open_yet"
+    if campaign.opens_at is not None and now < campaign.opens_at:
+        return "not_open_yet"
+    return None
+
+
+class InvitationCompletedError(Exception):
+    """The invitation has already been used to answer."""
+
+
+class CampaignNotOpenError(Exception):
+    """The campaign does not accept answers now; `reason` is "not_open_yet" or "closed"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AnswersInvalidError(Exception):
+    """Some answers were missing or invalid; `errors` names each question."""
+
+    def __init__(self, errors: list[AnswerError]) -> None:
+        super().__init__(f"{len(errors)} answer(s) need attention")
+        self.errors = errors
+
+
+@transaction.atomic
+def response_submit(
+    *, invitation_id: int, answers: Mapping[str, Any], now: dt.datetime | None = None
+) -> Response:
+    """Store one anonymous response and mark the invitation completed, or change nothing.
+
+    The invitation row is locked so that two submissions with the same link cannot both pass.
+    Only two rows are written: the Response (department snapshot, packed answers, the coarse
+    attributes the campaign uses, the date) and the invitation's completion date.
+    """
+    now = now or timezone.now()
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "employee")
+        .get(pk=invitation_id)
+    )
+    if invitation.completed_on is not None:
+        raise InvitationCompletedError()
+    campaign = invitation.campaign
+    if reason := campaign_closed_reason(campaign=campaign, now=now):
+        raise CampaignNotOpenError(reason)
+    spec = instrument_spec(campaign.instrument_id)
+    values, errors = parse_answers(spec.items, answers)
+    if errors:
+        raise AnswersInvalidError(errors)
+    today = timezone.localdate(now)
+    attributes = {
+        name: invitation.employee.attributes[name]
+        for name in campaign.attributes_used
+        if name in invitation.employee.attributes
+    }
+    response = Response.objects.create(
+        organization_id=invitation.organization_id,
+        campaign_id=campaign.pk,
+        department_id=invitation.department_id,
+        answers=encode_answers(values, spec.scales),
+        attributes=attributes,
+        submitted_on=today,
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(completed_on=today)
+    return response

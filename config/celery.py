@@ -57,6 +57,10 @@ app.conf.update(
             "task": "assessments.tasks.advance_campaign_schedules",
             "schedule": 60.0,
         },
+        "sweep-deliveries": {
+            "task": "assessments.tasks.sweep_deliveries",
+            "schedule": 5 * 60.0,
+        },
     },
     timezone="UTC",
 )

@@ -131,17 +131,44 @@ REST_FRAMEWORK = {
 
 # Celery. No broker configured means the embedded default: tasks run eagerly in-process.
 # The remaining Celery settings live in config/celery.py next to the queues they describe.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+_broker_url = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not _broker_url
+# Eager tasks never touch a broker; naming the in-memory one keeps kombu from guessing.
+CELERY_BROKER_URL = _broker_url or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "config.logging.RedactSurveyTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django logs every 4xx with its path; a survey path holds a personal token.
+    "loggers": {
+        name: {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_tokens"],
+        }
+        for name in ("django.request", "django.server")
+    },
 }
+
+# The address people reach Plimsoll at; survey links in emails start with it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Survey pages per client address: "<requests>/<seconds>". Generous, because a whole office may
+# answer from one NAT address in the minutes after the invitation arrives.
+SURVEY_RATE_LIMIT = env.str("SURVEY_RATE_LIMIT", default="300/60")
+# Emails sent over one mail connection before the next batch opens a new one.
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 
 # Instrument definition files shipped with Plimsoll; `load_instruments` reads these by default.
 INSTRUMENT_DEFINITIONS_DIR = BASE_DIR / "assessments" / "instruments" / "definitions"

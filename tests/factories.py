@@ -2,8 +2,6 @@
 their materialised paths are right."""
 
 import datetime as dt
-import hashlib
-import secrets
 
 import factory
 from django.utils import timezone
@@ -86,7 +84,6 @@ class InvitationFactory(factory.django.DjangoModelFactory):
         EmployeeFactory, department__organization=factory.SelfAttribute("...organization")
     )
     department = factory.SelfAttribute("employee.department")
-    token_hash = factory.LazyFunction(lambda: hashlib.sha256(secrets.token_bytes(32)).hexdigest())
 
 
 class ResponseFactory(factory.django.DjangoModelFactory):

@@ -41,3 +41,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Manager of Warehouse North: {MANAGER_EMAIL}  (scoped to that subtree)"
         )
+        self.stdout.write("Try the open survey as an employee (each link answers once):")
+        for link in summary.sample_links:
+            self.stdout.write(f"  {link}")

@@ -1,0 +1,302 @@
+"""Survey pages under /s/: no login, no JavaScript needed, one personal link per invitation.
+
+The link's token is exchanged at once for a signed cookie and the browser is sent to a URL
+without it, so the token does not linger in history, bookmarks or Referer headers.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from assessments.answers import SKIP, AnswerError
+from assessments.models import Invitation, InvitationToken
+from assessments.ratelimit import rate_limited
+from assessments.selectors import InstrumentSpec, instrument_spec
+from assessments.services import (
+    AnswersInvalidError,
+    CampaignNotOpenError,
+    InvitationCompletedError,
+    campaign_closed_reason,
+    response_submit,
+    token_hash,
+)
+
+COOKIE = "plimsoll_survey"
+COOKIE_SALT = "plimsoll.survey"
+COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # longer than any campaign runs; closing ends it anyway
+
+
+def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    response = render(request, template, context, status=status)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _not_found(request, language: str = "en") -> HttpResponse:
+    translation.activate(language)
+    return _page(request, "survey/not_found.html", {"language": language}, status=404)
+
+
+def _too_many(request, retry_after: int) -> HttpResponse:
+    response = _page(request, "survey/rate_limited.html", {"retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _blocked(request, invitation: Invitation, language: str) -> HttpResponse | None:
+    """The completed (409) or unavailable (410) page, or None when answering is allowed."""
+    campaign = invitation.campaign
+    context = {"campaign": campaign, "language": language}
+    if invitation.completed_on is not None:
+        return _page(request, "survey/completed.html", context, status=409)
+    reason = campaign_closed_reason(campaign=campaign, now=timezone.now())
+    if reason:
+        context["reason"] = reason
+        return _page(request, "survey/unavailable.html", context, status=410)
+    return None
+
+
+def _from_cookie(request) -> tuple[Invitation | None, str]:
+    try:
+        data = signing.loads(
+            request.COOKIES.get(COOKIE, ""), salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
+        )
+    except signing.BadSignature:
+        return None, "en"
+    invitation = (
+        Invitation.objects.select_related("campaign", "campaign__organization", "department")
+        .filter(pk=data.get("i"))
+        .first()
+    )
+    language = data.get("l", "en")
+    return invitation, language
+
+
+def _set_cookie(response: HttpResponse, invitation_id: int, language: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        signing.dumps({"i": invitation_id, "l": language}, salt=COOKIE_SALT),
+        max_age=COOKIE_MAX_AGE,
+        path="/s/",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+
+
+def _language(request, invitation: Invitation, current: str) -> tuple[str, bool]:
+    """The language to show: a valid ?lang= switch wins over the cookie's choice."""
+    offered = invitation.campaign.languages or ["en"]
+    asked = request.GET.get("lang")
+    if asked in offered and asked != current:
+        return asked, True
+    return (current if current in offered else offered[0]), False
+
+
+@never_cache
+@require_GET
+def entry(request: HttpRequest, token: str) -> HttpResponse:
+    """The personal link: swap the token for a cookie and leave the token behind."""
+    if wait := rate_limited(request, scope="survey"):
+        return _too_many(request, wait)
+    found = (
+        InvitationToken.objects.select_related(
+            "invitation", "invitation__campaign", "invitation__campaign__organization"
+        )
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if found is None:
+        return _not_found(request)
+    invitation = found.invitation
+    translation.activate(invitation.language)
+    if blocked := _blocked(request, invitation, invitation.language):
+        return blocked
+    response = redirect("survey:start")
+    _set_cookie(response, invitation.pk, invitation.language)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _survey_view(handler):
+    """Common steps of the cookie-based pages: rate limit, find the invitation, pick the
+    language, refuse completed or unavailable campaigns."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        if wait := rate_limited(request, scope="survey"):
+            return _too_many(request, wait)
+        invitation, language = _from_cookie(request)
+        if invitation is None:
+            return _not_found(request, language)
+        language, switched = _language(request, invitation, language)
+        translation.activate(language)
+        if blocked := _blocked(request, invitation, language):
+            return blocked
+        response = handler(request, invitation, language)
+        if switched:
+            _set_cookie(response, invitation.pk, language)
+        return response
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return never_cache(view)
+
+
+def _language_links(invitation: Invitation, language: str) -> list[dict]:
+    names = dict(settings.LANGUAGES)
+    return [
+        {"code": code, "name": names.get(code, code), "current": code == language}
+        for code in invitation.campaign.languages
+    ]
+
+
+@require_GET
+@_survey_view
+def start(request: HttpRequest, invitation: Invitation, language: str) -> HttpResponse:
+    """The first page: what is stored, what is not, k, and who sees what."""
+    campaign = invitation.campaign
+    spec = instrument_spec(campaign.instrument_id)
+    return _page(
+        request,
+        "survey/start.html",
+        {
+            "campaign": campaign,
+            "organization": campaign.organization,
+            "department": invitation.department,
+            "attributes_used": [name.replace("_", " ") for name in campaign.attributes_used],
+            "question_count": len(spec.items),
+            "part_count": len(spec.domains),
+            "languages": _language_links(invitation, language),
+            "language": language,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@_survey_view
+def questions(request: HttpRequest, invitation: Invitation, language: str) -> HttpResponse:
+    """All questions, grouped by domain; POST submits them."""
+    campaign = invitation.campaign
+    spec = instrument_spec(campaign.instrument_id)
+    submitted: dict[str, str] = {}
+    errors: list[AnswerError] = []
+    if request.method == "POST":
+        submitted = {
+            key: value
+            for key, value in request.POST.items()
+            if key not in {"csrfmiddlewaretoken", "lang"}
+        }
+        try:
+            response_submit(invitation_id=invitation.pk, answers=submitted)
+        except InvitationCompletedError:
+            return _page(request, "survey/completed.html", {"campaign": campaign}, status=409)
+        except CampaignNotOpenError as exc:
+            context = {"campaign": campaign, "reason": exc.reason}
+            return _page(request, "survey/unavailable.html", context, status=410)
+        except AnswersInvalidError as exc:
+            errors = exc.errors
+        else:
+            response = redirect(f"{reverse('survey:thanks')}?lang={language}&c={campaign.pk}")
+            response.delete_cookie(COOKIE, path="/s/")
+            return response
+    return _page(
+        request,
+        "survey/questions.html",
+        _questions_context(spec, invitation, language, submitted, errors),
+        status=400 if errors else 200,
+    )
+
+
+def _error_text(error: AnswerError) -> str:
+    if error.kind == "missing":
+        return _("Choose an answer, or “prefer not to answer”.")
+    if error.kind == "skip_not_allowed":
+        return _("This question needs an answer.")
+    if error.kind == "out_of_range":
+        return _("“%(value)s” is not one of the answers offered; choose one.") % {
+            "value": error.value
+        }
+    return _("“%(value)s” is not a question of this survey.") % {"value": error.value}
+
+
+def _questions_context(
+    spec: InstrumentSpec,
+    invitation: Invitation,
+    language: str,
+    submitted: dict[str, str],
+    errors: list[AnswerError],
+) -> dict:
+    by_code = {e.code: e for e in errors if e.number is not None}
+    parts = []
+    for index, domain in enumerate(spec.domains, start=1):
+        items = []
+        for item in domain.items:
+            scale = item.scale
+            labels = scale["labels"].get(language) or next(iter(scale["labels"].values()))
+            error = by_code.get(item.code)
+            items.append(
+                {
+                    "code": item.code,
+                    "number": item.number,
+                    "text": item.text.get(language) or next(iter(item.text.values())),
+                    "options": [
+                        {"value": str(value), "label": label}
+                        for value, label in zip(
+                            range(scale["min"], scale["max"] + 1), labels, strict=True
+                        )
+                    ],
+                    "allow_skip": scale.get("allow_skip", False),
+                    "selected": submitted.get(item.code, ""),
+                    "error": _error_text(error) if error else "",
+                }
+            )
+        parts.append(
+            {
+                "number": index,
+                "code": domain.code,
+                "title": domain.title.get(language) or next(iter(domain.title.values())),
+                "description": (domain.description or {}).get(language, ""),
+                "items": items,
+            }
+        )
+    answered = sum(1 for code in spec.items_by_code if submitted.get(code))
+    summary = [
+        {"anchor": f"q-{e.code}" if e.number else "", "number": e.number, "text": _error_text(e)}
+        for e in sorted(errors, key=lambda e: e.number or 0)
+    ]
+    return {
+        "campaign": invitation.campaign,
+        "parts": parts,
+        "part_count": len(parts),
+        "question_count": len(spec.items),
+        "answered": answered,
+        "errors": summary,
+        "skip_value": SKIP,
+        "languages": _language_links(invitation, language),
+        "language": language,
+        "draft_key": f"plimsoll-draft-{invitation.campaign_id}",
+        # Filled in by survey.js as answers are given; same text as the server-rendered count.
+        "progress_template": _("%(answered)s of %(total)s answered"),
+    }
+
+
+@never_cache
+@require_GET
+def thanks(request: HttpRequest) -> HttpResponse:
+    """Confirmation after a submission; it needs no cookie and shows nothing personal."""
+    language = request.GET.get("lang")
+    translation.activate(language if language in dict(settings.LANGUAGES) else "en")
+    campaign_id = request.GET.get("c", "")
+    return _page(
+        request,
+        "survey/thanks.html",
+        {"draft_key": f"plimsoll-draft-{campaign_id}" if campaign_id.isdigit() else ""},
+    )

@@ -1,0 +1,42 @@
+"""Keep personal survey tokens out of every log line (Django's and gunicorn's)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from gunicorn.glogging import Logger as GunicornLogger
+
+# /s/<token>/ where the token is the 43-character URL-safe form of 32 random bytes (or anything
+# else placed there by a visitor).
+_TOKEN_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]{8,}(/?)")
+
+
+def redact(text: str) -> str:
+    return _TOKEN_PATH.sub(r"\1[token]\2", text)
+
+
+class RedactSurveyTokens(logging.Filter):
+    """Logging filter that rewrites survey links in a record's message and arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        # django.request attaches the request; its path would be printed by some handlers.
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "path"):
+            record.request = None
+        return True
+
+
+class RedactingGunicornLogger(GunicornLogger):
+    """gunicorn access log without survey tokens (used from gunicorn.conf.py)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q", "{raw_uri}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
