@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from assessments.models import Campaign, CampaignStatus, Instrument, InstrumentDomain, Invitation
-from assessments.services import campaign_transition
+from assessments.services import campaign_launch, campaign_remind_now, campaign_transition
 
 
 class ReadOnlyAdminMixin:
@@ -61,7 +61,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "instrument"]
     readonly_fields = ["status", "launched_at", "closed_at", "created_at"]
     filter_horizontal = ["target_departments"]
-    actions = ["open_now", "close_now"]
+    actions = ["launch", "remind_now", "close_now"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -76,22 +76,33 @@ class CampaignAdmin(admin.ModelAdmin):
             ]
         return fields
 
-    def _transition(self, request, queryset, to):
+    def _each(self, request, queryset, service, done: str):
         for campaign in queryset:
             try:
-                campaign_transition(campaign=campaign, to=to)
+                campaign = service(campaign=campaign)
             except ValidationError as exc:
-                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                self.message_user(request, f"{campaign}: {'; '.join(exc.messages)}", messages.ERROR)
             else:
-                self.message_user(request, f"Campaign '{campaign}' is now {to}.", messages.SUCCESS)
+                self.message_user(request, done.format(campaign=campaign), messages.SUCCESS)
 
-    @admin.action(description="Open the selected campaigns now")
-    def open_now(self, request, queryset):
-        self._transition(request, queryset, CampaignStatus.OPEN)
+    @admin.action(description="Launch: invite and open (or schedule) the selected campaigns")
+    def launch(self, request, queryset):
+        self._each(
+            request, queryset, campaign_launch, "Campaign '{campaign}' is {campaign.status}."
+        )
+
+    @admin.action(description="Remind now: email everyone who has not answered yet")
+    def remind_now(self, request, queryset):
+        self._each(
+            request, queryset, campaign_remind_now, "Reminders for '{campaign}' are going out."
+        )
 
     @admin.action(description="Close the selected campaigns now")
     def close_now(self, request, queryset):
-        self._transition(request, queryset, CampaignStatus.CLOSED)
+        def close(*, campaign):
+            return campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+
+        self._each(request, queryset, close, "Campaign '{campaign}' is closed.")
 
 
 @admin.register(Invitation)

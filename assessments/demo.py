@@ -431,7 +431,6 @@ def _run_campaign(
                     department_id=employee.department_id,
                     answers=encode_answers(_simulate_answers(items, unit, rng), scales),
                     attributes={"tenure_band": employee.attributes["tenure_band"]},
-                    submitted_on=completed_on,
                 )
             )
         if index % 200 == 0 or index == len(employees):

@@ -241,9 +241,13 @@ class Response(TenantModel):
     """One anonymous set of answers.
 
     Nothing here links to an invitation or an employee: a random UUID key, the department
-    snapshot, the coarse attributes the campaign uses, and the date only. `answers` holds one
-    byte per instrument item in item order (the scale position, 1..n; 0 = not answered), so a
-    million responses load straight into an int8 matrix.
+    snapshot and the coarse attributes the campaign uses. `answers` holds one byte per
+    instrument item in item order (the scale position, 1..n; 0 = not answered), so a million
+    responses load straight into an int8 matrix.
+
+    There is deliberately no date, not even a day: the invitation records the day it was
+    completed, and a day shared by both rows would pair a response with the only person of its
+    department who answered that day.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -251,11 +255,10 @@ class Response(TenantModel):
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
     answers = models.BinaryField()
     attributes = models.JSONField(default=dict, blank=True)
-    submitted_on = models.DateField()
 
     class Meta:
-        # Never order by anything that could follow insertion order.
-        ordering = []
+        # The key is random, so listings in key order reveal nothing about insertion order.
+        ordering = ["id"]
         indexes = [models.Index(fields=["campaign", "department"])]
 
     def __str__(self) -> str:

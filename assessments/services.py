@@ -660,7 +660,7 @@ def response_submit(
 
     The invitation row is locked so that two submissions with the same link cannot both pass.
     Only two rows are written: the Response (department snapshot, packed answers, the coarse
-    attributes the campaign uses, the date) and the invitation's completion date.
+    attributes the campaign uses; no date or time) and the invitation's completion date.
     """
     now = now or timezone.now()
     invitation = (
@@ -677,7 +677,6 @@ def response_submit(
     values, errors = parse_answers(spec.items, answers)
     if errors:
         raise AnswersInvalidError(errors)
-    today = timezone.localdate(now)
     attributes = {
         name: invitation.employee.attributes[name]
         for name in campaign.attributes_used
@@ -689,7 +688,6 @@ def response_submit(
         department_id=invitation.department_id,
         answers=encode_answers(values, spec.scales),
         attributes=attributes,
-        submitted_on=today,
     )
-    Invitation.objects.filter(pk=invitation.pk).update(completed_on=today)
+    Invitation.objects.filter(pk=invitation.pk).update(completed_on=timezone.localdate(now))
     return response

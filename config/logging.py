@@ -7,9 +7,9 @@ import re
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-# /s/<token>/ where the token is the 43-character URL-safe form of 32 random bytes (or anything
-# else placed there by a visitor).
-_TOKEN_PATH = re.compile(r"(/s/)[A-Za-z0-9_\-]{8,}(/?)")
+# /s/<token>/ where the token is the 43-character URL-safe form of 32 random bytes, or anything
+# else a visitor put there; the survey's own fixed pages are left readable.
+_TOKEN_PATH = re.compile(r"(/s/)(?!questions/|thanks/)[A-Za-z0-9_\-]{8,}(/?)")
 
 
 def redact(text: str) -> str:
@@ -36,7 +36,7 @@ class RedactingGunicornLogger(GunicornLogger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "q", "{raw_uri}e"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = redact(atoms[key])
-        return atoms
+        # The path appears in several atoms (request line, URL, raw URI, environ copies).
+        return {
+            key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()
+        }

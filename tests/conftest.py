@@ -48,3 +48,14 @@ def _tasks_run_in_process(request):
 def _fast_password_hashing(settings):
     # Real hashing costs ~0.3 s a user; tests check behaviour, not key stretching.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_instrument_cache():
+    # Rolled-back test data lets SQLite reuse primary keys; a cached structure must not outlive
+    # the test that built it.
+    from assessments.selectors import instrument_spec
+
+    instrument_spec.cache_clear()
+    yield
+    instrument_spec.cache_clear()

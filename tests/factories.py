@@ -96,7 +96,6 @@ class ResponseFactory(factory.django.DjangoModelFactory):
         DepartmentFactory, organization=factory.SelfAttribute("..organization")
     )
     answers = factory.LazyAttribute(lambda o: bytes([3] * o.campaign.instrument.items.count()))
-    submitted_on = factory.LazyFunction(timezone.localdate)
 
 
 class ResultRunFactory(factory.django.DjangoModelFactory):

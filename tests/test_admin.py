@@ -84,9 +84,9 @@ def test_admin_close_action_uses_the_transition_rules(staff_client, demo):
     closed = demo.closed_campaign
     url = reverse("admin:assessments_campaign_changelist")
     page = staff_client.post(
-        url, {"action": "open_now", "_selected_action": [closed.pk]}, follow=True
+        url, {"action": "launch", "_selected_action": [closed.pk]}, follow=True
     )
-    assert "never reopens" in page.content.decode()
+    assert "already launched" in page.content.decode()
     assert Campaign.objects.get(pk=closed.pk).status == CampaignStatus.CLOSED
 
 

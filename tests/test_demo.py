@@ -33,9 +33,9 @@ def _fingerprint() -> str:
         for e in Employee.objects.for_organization(org)
     )
     answers = sorted(
-        (c, names[d], bytes(a).hex(), str(s))
-        for c, d, a, s in Response.objects.for_organization(org).values_list(
-            "campaign__name", "department_id", "answers", "submitted_on"
+        (c, names[d], bytes(a).hex())
+        for c, d, a in Response.objects.for_organization(org).values_list(
+            "campaign__name", "department_id", "answers"
         )
     )
     completed = sorted(

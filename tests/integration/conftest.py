@@ -13,8 +13,13 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.servers import basehttp
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Django's test server accepts 10 waiting connections; the concurrency tests open 50 at once
+# and must see every one of them answered, not reset by the kernel.
+basehttp.WSGIServer.request_queue_size = 128
 
 
 def _missing_services() -> str:

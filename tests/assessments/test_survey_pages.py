@@ -1,0 +1,213 @@
+"""Survey pages: the token link, the status codes, the form, languages and rate limits."""
+
+import logging
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from assessments.models import CampaignStatus, Invitation, Response
+from assessments.services import campaign_transition
+from assessments.views import COOKIE
+from tests.assessments.survey_fixtures import full_answers, link_token, open_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture
+def campaign(organization, core_instrument):
+    return open_campaign(organization, core_instrument, people=2, min_group_size=7)
+
+
+@pytest.fixture
+def link(campaign):
+    invitation, token = link_token(campaign)
+    return invitation, f"/s/{token}/"
+
+
+def _enter(client, link_path):
+    response = client.get(link_path)
+    assert response.status_code == 302
+    return response
+
+
+def test_token_link_sets_a_cookie_and_redirects_to_a_url_without_the_token(client, link):
+    _invitation, path = link
+    response = _enter(client, path)
+    assert response["Location"] == "/s/"
+    assert path.split("/")[2] not in response["Location"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    cookie = response.cookies[COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == "/s/"
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+def test_first_page_says_what_is_stored_k_and_who_sees_what(client, link, campaign):
+    _enter(client, link[1])
+    page = client.get("/s/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "What is stored" in body and "What is not stored" in body and "Who sees what" in body
+    assert "at least 7 people answered" in body
+    assert "carry no date or time" in body and "IP address" in body
+    assert link[0].department.name in body
+
+
+def test_questions_page_is_an_accessible_form(client, link, core_instrument):
+    _enter(client, link[1])
+    body = client.get("/s/questions/").content.decode()
+    items = core_instrument.items.count()
+    assert body.count('<fieldset class="question') == items
+    assert body.count("<legend>") == items
+    # Every radio sits inside its label, so it has an accessible name and a large target.
+    radios = re.findall(r"<label[^>]*><input type=\"radio\"", body)
+    assert len(radios) == items * 6  # five scale points and "prefer not to answer"
+    assert "Part 1 of 10" in body and "Part 10 of 10" in body
+    assert '<progress id="progress" max="42" value="0">' in body
+    assert "csrfmiddlewaretoken" in body
+
+
+def test_unknown_token_is_404(client):
+    page = client.get("/s/" + "x" * 43 + "/")
+    assert page.status_code == 404
+    assert "do not recognise this survey link" in page.content.decode()
+
+
+def test_no_or_forged_cookie_is_404(client, link):
+    assert client.get("/s/").status_code == 404
+    client.cookies[COOKIE] = "eyJpIjoxfQ:forged:signature"
+    assert client.get("/s/questions/").status_code == 404
+
+
+def test_submit_then_link_again_is_409_and_offers_nothing_to_resubmit(
+    client, link, core_instrument
+):
+    _invitation, path = link
+    _enter(client, path)
+    done = client.post("/s/questions/", full_answers(core_instrument, 2))
+    assert done.status_code == 302
+    assert done["Location"].startswith(reverse("survey:thanks"))
+    assert done.cookies[COOKIE].value == ""  # cookie removed
+    thanks = client.get(done["Location"])
+    assert "your answers have been recorded" in thanks.content.decode()
+    assert Response.objects.count() == 1
+    again = client.get(path)
+    assert again.status_code == 409
+    body = again.content.decode()
+    assert "already answered" in body
+    assert "<form" not in body
+
+
+def test_resubmitting_with_an_old_cookie_is_409(client, link, core_instrument):
+    _enter(client, link[1])
+    cookie = client.cookies[COOKIE].value
+    client.post("/s/questions/", full_answers(core_instrument))
+    client.cookies[COOKIE] = cookie
+    page = client.post("/s/questions/", full_answers(core_instrument))
+    assert page.status_code == 409
+    assert Response.objects.count() == 1
+
+
+def test_not_yet_open_and_closed_are_410(client, campaign, link, core_instrument):
+    _invitation, path = link
+    type(campaign).objects.filter(pk=campaign.pk).update(status=CampaignStatus.SCHEDULED)
+    page = client.get(path)
+    assert page.status_code == 410 and "not open yet" in page.content.decode()
+    type(campaign).objects.filter(pk=campaign.pk).update(status=CampaignStatus.OPEN)
+    _enter(client, path)
+    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    # Closing stops answers at once, even for a page that was already open.
+    page = client.post("/s/questions/", full_answers(core_instrument))
+    assert page.status_code == 410 and "has closed" in page.content.decode()
+    assert client.get(path).status_code == 410
+    assert not Response.objects.exists()
+
+
+def test_missing_answers_are_named_and_given_answers_kept(client, link, core_instrument):
+    _enter(client, link[1])
+    items = list(core_instrument.items.order_by("position"))
+    answers = full_answers(core_instrument, 5)
+    del answers[items[0].code]
+    del answers[items[41].code]
+    answers[items[1].code] = "skip"
+    page = client.post("/s/questions/", answers)
+    body = page.content.decode()
+    assert page.status_code == 400
+    assert "2 questions need your attention" in body
+    assert 'href="#q-' + items[0].code + '">Question 1</a>' in body
+    assert 'href="#q-' + items[41].code + '">Question 42</a>' in body
+    assert f'name="{items[2].code}" value="5" checked' in body
+    assert f'name="{items[1].code}" value="skip" checked' in body
+    assert not Response.objects.exists()
+    assert Invitation.objects.get(pk=link[0].pk).completed_on is None
+
+
+def test_german_invitation_shows_german_and_switch_changes_language(
+    client, organization, core_instrument
+):
+    campaign = open_campaign(organization, core_instrument, people=1, employee_language="de")
+    _, token = link_token(campaign)
+    _enter(client, f"/s/{token}/")
+    page = client.get("/s/").content.decode()
+    assert 'lang="de"' in page and "Was gespeichert wird" in page
+    assert 'href="?lang=en"' in page
+    english = client.get("/s/?lang=en")
+    assert "What is stored" in english.content.decode()
+    # The choice sticks for the next pages.
+    questions = client.get("/s/questions/").content.decode()
+    assert "Prefer not to answer" in questions
+    item = core_instrument.items.order_by("position")[0]
+    assert item.text["en"] in questions
+
+
+def test_items_use_the_instruments_translation(client, organization, core_instrument):
+    campaign = open_campaign(organization, core_instrument, people=1, employee_language="de")
+    _, token = link_token(campaign)
+    _enter(client, f"/s/{token}/")
+    body = client.get("/s/questions/").content.decode()
+    item = core_instrument.items.order_by("position")[0]
+    assert item.text["de"] in body
+    assert "Keine Angabe" in body and "Stimme voll zu" in body
+
+
+def test_too_many_requests_is_429_with_retry_after(client, link, settings):
+    settings.SURVEY_RATE_LIMIT = "3/60"
+    codes = [client.get("/s/" + "y" * 43 + "/").status_code for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+    page = client.get(link[1])
+    assert page.status_code == 429
+    assert 1 <= int(page["Retry-After"]) <= 60
+    assert "Too many requests" in page.content.decode()
+
+
+def test_no_log_line_carries_the_token(client, link, core_instrument):
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Keep()
+    loggers = [logging.getLogger(n) for n in ("django.request", "assessments", "")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        token = "z" * 43
+        client.get(f"/s/{token}/")  # 404: Django logs "Not Found: <path>"
+        invitation, path = link
+        _enter(client, path)
+        client.post("/s/questions/", full_answers(core_instrument))
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    assert any("Not Found" in line for line in records)
+    text = "\n".join(records)
+    assert token not in text
+    assert path.split("/")[2] not in text
+    assert invitation.employee.email not in text
