@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
-from accounts.models import Department, Employee, Membership, Organization, User
+from accounts.models import Department, Employee, Membership, Organization, Role, User
 from accounts.services import department_create, department_cycle_problem, department_move
 
 
@@ -40,9 +40,24 @@ class DepartmentForm(forms.ModelForm):
         return cleaned
 
 
+def same_organization_errors(cleaned: dict, organization, fields: tuple[str, ...]) -> dict:
+    """Errors for related rows (departments, campaigns) that belong to another organisation."""
+    errors = {}
+    for name in fields:
+        related = cleaned.get(name)
+        if related is not None and organization and related.organization_id != organization.pk:
+            errors[name] = f"'{related}' belongs to another organisation."
+    return errors
+
+
 @admin.register(Department)
 class DepartmentAdmin(admin.ModelAdmin):
     form = DepartmentForm
+
+    def get_readonly_fields(self, request, obj=None):
+        # A department never moves between organisations; its people and answers would follow.
+        return ["organization"] if obj is not None else []
+
     list_display = ["indented_name", "organization", "external_id", "depth"]
     list_filter = ["organization"]
     search_fields = ["name", "external_id"]
@@ -70,8 +85,32 @@ class DepartmentAdmin(admin.ModelAdmin):
             department_move(department=obj, new_parent=parent)
 
 
+class EmployeeForm(forms.ModelForm):
+    class Meta:
+        model = Employee
+        fields = [
+            "organization",
+            "external_id",
+            "email",
+            "department",
+            "is_active",
+            "language",
+            "attributes",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        for field, message in same_organization_errors(
+            cleaned, organization, ("department",)
+        ).items():
+            self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(Employee)
 class EmployeeAdmin(admin.ModelAdmin):
+    form = EmployeeForm
     list_display = ["external_id", "email", "department", "organization", "is_active", "language"]
     list_filter = ["organization", "is_active", "language"]
     search_fields = ["external_id", "email"]
@@ -79,8 +118,28 @@ class EmployeeAdmin(admin.ModelAdmin):
     autocomplete_fields = ["department"]
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["organization", "role", "scope_department"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, message in same_organization_errors(
+            cleaned, cleaned.get("organization"), ("scope_department",)
+        ).items():
+            self.add_error(field, message)
+        role, scope = cleaned.get("role"), cleaned.get("scope_department")
+        if role == Role.MANAGER and scope is None:
+            self.add_error("scope_department", "A manager needs a scope department.")
+        if role and role != Role.MANAGER and scope is not None:
+            self.add_error("scope_department", "Only managers have a scope department.")
+        return cleaned
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     autocomplete_fields = ["scope_department"]
 

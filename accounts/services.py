@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Max, Value
 from django.db.models.functions import Concat, Length, Substr
 
 from accounts.models import Department, Membership, Organization, Role, User
@@ -12,6 +12,25 @@ from accounts.models import Department, Membership, Organization, Role, User
 
 class DepartmentCycleError(ValidationError):
     """Raised when a department would end up inside its own subtree."""
+
+
+PATH_MAX_LENGTH = Department._meta.get_field("path").max_length
+
+
+def _lock_tree(organization_id: int) -> None:
+    # One tree change at a time per organisation: two moves that cross each other would
+    # otherwise deadlock, or build a cycle from two stale reads.
+    Organization.objects.select_for_update().filter(pk=organization_id).first()
+
+
+def _check_path_length(path: str, name: str) -> None:
+    if len(path) > PATH_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "parent": f"Department '{name}' would sit too deep in the tree (path over "
+                f"{PATH_MAX_LENGTH} characters); attach it higher up."
+            }
+        )
 
 
 def _check_parent(*, organization: Organization, parent: Department | None) -> None:
@@ -31,11 +50,15 @@ def department_create(
     if not name.strip():
         raise ValidationError({"name": "A department needs a name."})
     _check_parent(organization=organization, parent=parent)
+    _lock_tree(organization.pk)
+    if parent is not None:
+        parent = Department.objects.get(pk=parent.pk)  # its path may have moved since it was read
     department = Department.objects.create(
         organization=organization, name=name.strip(), parent=parent, external_id=external_id or None
     )
     parent_path = parent.path if parent else "/"
     department.path = f"{parent_path}{department.pk}/"
+    _check_path_length(department.path, department.name)
     department.depth = 0 if parent is None else parent.depth + 1
     department.save(update_fields=["path", "depth"])
     return department
@@ -58,16 +81,22 @@ def department_cycle_problem(*, department: Department, new_parent: Department |
 @transaction.atomic
 def department_move(*, department: Department, new_parent: Department | None) -> Department:
     """Put `department` and its whole subtree under `new_parent`, refusing cycles."""
-    # Lock the moving subtree's rows so two concurrent moves cannot build a cycle between them.
-    department = Department.objects.select_for_update().get(pk=department.pk)
+    _lock_tree(department.organization_id)
+    department = Department.objects.get(pk=department.pk)
     _check_parent(organization=department.organization, parent=new_parent)
     if new_parent is not None:
-        new_parent = Department.objects.select_for_update().get(pk=new_parent.pk)
+        new_parent = Department.objects.get(pk=new_parent.pk)
         if problem := department_cycle_problem(department=department, new_parent=new_parent):
             raise DepartmentCycleError({"parent": problem})
     old_path, old_depth = department.path, department.depth
     new_path = f"{new_parent.path if new_parent else '/'}{department.pk}/"
     new_depth = 0 if new_parent is None else new_parent.depth + 1
+    deepest = (
+        Department.objects.for_organization(department.organization_id)
+        .filter(path__startswith=old_path)
+        .aggregate(longest=Max(Length("path")))["longest"]
+    )
+    _check_path_length("x" * (deepest - len(old_path) + len(new_path)), department.name)
     # One UPDATE rewrites the prefix of every path in the subtree.
     Department.objects.for_organization(department.organization_id).filter(
         path__startswith=old_path

@@ -3,11 +3,21 @@
 Responses are deliberately not registered: nobody may list individual answers.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from assessments.models import Campaign, CampaignStatus, Instrument, InstrumentDomain, Invitation
-from assessments.services import campaign_launch, campaign_remind_now, campaign_transition
+from assessments.services import (
+    EDITABLE_WHILE_RUNNING,
+    FROZEN_AFTER_LAUNCH,
+    campaign_create,
+    campaign_launch,
+    campaign_remind_now,
+    campaign_settings_errors,
+    campaign_transition,
+    campaign_update,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -45,8 +55,60 @@ class InstrumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [DomainInline]
 
 
+class CampaignForm(forms.ModelForm):
+    """Checks a campaign with the same rules as the services, field by field."""
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "organization",
+            "name",
+            "instrument",
+            "target_departments",
+            "languages",
+            "opens_at",
+            "closes_at",
+            "reminder_days",
+            "min_group_size",
+            "attributes_used",
+            "previous_campaign",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        organization = cleaned.get("organization") or getattr(instance, "organization", None)
+        instrument = cleaned.get("instrument") or getattr(instance, "instrument", None)
+        if organization is None or instrument is None:
+            return cleaned  # the missing field already carries its own error
+
+        def value(name, default=None):
+            if name in cleaned:
+                return cleaned[name]
+            return getattr(instance, name, default) if instance.pk else default
+
+        targets = cleaned.get("target_departments")
+        errors = campaign_settings_errors(
+            organization=organization,
+            instrument=instrument,
+            target_departments=list(targets) if targets is not None else [],
+            languages=value("languages", []),
+            opens_at=value("opens_at"),
+            closes_at=value("closes_at"),
+            min_group_size=value("min_group_size", 5),
+            reminder_days=value("reminder_days", []),
+            attributes_used=value("attributes_used", []),
+            previous_campaign=value("previous_campaign"),
+            campaign=instance if instance.pk else None,
+        )
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = [
         "name",
         "organization",
@@ -65,16 +127,46 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.status != CampaignStatus.DRAFT:
-            # Frozen at launch: k, the instrument and the breakdowns.
-            fields += [
-                "min_group_size",
-                "instrument",
-                "attributes_used",
-                "languages",
-                "target_departments",
-            ]
+        if obj is not None:
+            fields.append("organization")  # a campaign never moves between organisations
+            if obj.status != CampaignStatus.DRAFT:
+                fields += FROZEN_AFTER_LAUNCH
+            if obj.status == CampaignStatus.CLOSED:
+                fields += EDITABLE_WHILE_RUNNING
         return fields
+
+    def save_model(self, request, obj, form, change):
+        # Writes go through the services, which check the same rules again under a lock.
+        data = form.cleaned_data
+        if not change:
+            created = campaign_create(
+                organization=data["organization"],
+                name=data["name"],
+                instrument=data["instrument"],
+                target_departments=list(data["target_departments"]),
+                languages=data["languages"],
+                opens_at=data["opens_at"],
+                closes_at=data["closes_at"],
+                min_group_size=data["min_group_size"],
+                reminder_days=data["reminder_days"],
+                attributes_used=data["attributes_used"],
+                previous_campaign=data["previous_campaign"],
+            )
+            # The admin goes on with `obj` (messages, redirect): give it the stored row's state.
+            obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
+            obj._state.adding = False
+            return
+        changed = {name: data[name] for name in form.changed_data if name in data}
+        if not changed:
+            return
+        if "target_departments" in changed:
+            changed["target_departments"] = list(changed["target_departments"])
+        campaign_update(campaign=obj, **changed)
+
+    def save_related(self, request, form, formsets, change):
+        # Target departments were saved by the service.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _each(self, request, queryset, service, done: str):
         for campaign in queryset:

@@ -146,7 +146,7 @@ def campaign_create(
 ) -> Campaign:
     """Create a draft campaign after checking what can be checked before launch."""
     languages = languages or list(instrument.languages)
-    errors = _campaign_settings_errors(
+    errors = campaign_settings_errors(
         organization=organization,
         instrument=instrument,
         target_departments=target_departments,
@@ -155,6 +155,7 @@ def campaign_create(
         closes_at=closes_at,
         min_group_size=min_group_size,
         reminder_days=reminder_days or [],
+        attributes_used=attributes_used or [],
         previous_campaign=previous_campaign,
     )
     if not name.strip():
@@ -177,7 +178,7 @@ def campaign_create(
     return campaign
 
 
-def _campaign_settings_errors(
+def campaign_settings_errors(
     *,
     organization: Organization,
     instrument: Instrument,
@@ -186,18 +187,25 @@ def _campaign_settings_errors(
     opens_at: dt.datetime | None,
     closes_at: dt.datetime | None,
     min_group_size: int,
-    reminder_days: list[int],
+    reminder_days: list,
+    attributes_used: list,
     previous_campaign: Campaign | None,
+    campaign: Campaign | None = None,
 ) -> dict[str, str]:
+    """Problems with a campaign's settings, by field (empty when all is well).
+
+    Shared by the services and by forms, so every way in checks the same rules.
+    """
     errors: dict[str, str] = {}
-    if min_group_size < MIN_GROUP_SIZE_FLOOR:
+    if min_group_size is None or min_group_size < MIN_GROUP_SIZE_FLOOR:
         errors["min_group_size"] = (
             f"The minimum group size must be at least {MIN_GROUP_SIZE_FLOOR}, got {min_group_size}."
         )
-    unsupported = [lang for lang in languages if lang not in instrument.languages]
-    if unsupported:
+    if not isinstance(languages, list) or not languages:
+        errors["languages"] = f"Choose at least one of {', '.join(instrument.languages)}."
+    elif unsupported := [lang for lang in languages if lang not in instrument.languages]:
         errors["languages"] = (
-            f"{instrument} has no text in {', '.join(unsupported)}; "
+            f"{instrument} has no text in {', '.join(map(str, unsupported))}; "
             f"it supports {', '.join(instrument.languages)}."
         )
     foreign = [d.name for d in target_departments if d.organization_id != organization.pk]
@@ -207,13 +215,24 @@ def _campaign_settings_errors(
         )
     if opens_at and closes_at and closes_at <= opens_at:
         errors["closes_at"] = "The closing time must be after the opening time."
-    bad_days = [day for day in reminder_days if not isinstance(day, int) or day < 1]
-    if bad_days:
+    if not isinstance(reminder_days, list) or any(
+        isinstance(day, bool) or not isinstance(day, int) or day < 1 for day in reminder_days
+    ):
         errors["reminder_days"] = (
-            f"Reminder days are whole days after opening (1 or more): {bad_days}."
+            "Reminder days are a list of whole days after opening (1 or more), "
+            f"got {reminder_days!r}."
         )
-    if previous_campaign is not None and previous_campaign.organization_id != organization.pk:
-        errors["previous_campaign"] = "The previous campaign belongs to another organisation."
+    allowed = settings.EMPLOYEE_ATTRIBUTES
+    if not isinstance(attributes_used, list) or any(a not in allowed for a in attributes_used):
+        errors["attributes_used"] = (
+            f"Breakdowns may use only these coarse attributes: {', '.join(allowed)}; "
+            f"got {attributes_used!r}."
+        )
+    if previous_campaign is not None:
+        if previous_campaign.organization_id != organization.pk:
+            errors["previous_campaign"] = "The previous campaign belongs to another organisation."
+        elif campaign is not None and previous_campaign.pk == campaign.pk:
+            errors["previous_campaign"] = "A campaign cannot follow itself."
     return errors
 
 
@@ -272,17 +291,26 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
 
 
 # Settings fixed once a campaign is launched: changing them would change who is counted or how.
-FROZEN_AFTER_LAUNCH = ("min_group_size", "instrument", "attributes_used", "languages")
+FROZEN_AFTER_LAUNCH = (
+    "min_group_size",
+    "instrument",
+    "attributes_used",
+    "languages",
+    "target_departments",
+    "previous_campaign",
+)
+EDITABLE_WHILE_RUNNING = ("name", "opens_at", "closes_at", "reminder_days")
 
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
-    """Change a campaign's settings; k, the instrument and the breakdowns freeze at launch."""
+    """Change a campaign's settings; who is asked, k and the breakdowns freeze at launch."""
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    allowed = {"name", "opens_at", "closes_at", "reminder_days", *FROZEN_AFTER_LAUNCH}
-    unknown = sorted(set(changes) - allowed)
+    unknown = sorted(set(changes) - {*EDITABLE_WHILE_RUNNING, *FROZEN_AFTER_LAUNCH})
     if unknown:
         raise ValidationError({unknown[0]: f"'{unknown[0]}' cannot be changed here."})
+    if locked.status == CampaignStatus.CLOSED:
+        raise CampaignFrozenError({"status": f"Campaign '{locked.name}' is closed."})
     if locked.status != CampaignStatus.DRAFT:
         frozen = [name for name in FROZEN_AFTER_LAUNCH if name in changes]
         if frozen:
@@ -293,25 +321,28 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
                     )
                 }
             )
-    if locked.status == CampaignStatus.CLOSED:
-        raise CampaignFrozenError({"status": f"Campaign '{locked.name}' is closed."})
-    merged = {name: changes.get(name, getattr(locked, name)) for name in allowed}
-    errors = _campaign_settings_errors(
+    targets = changes.pop("target_departments", None)
+    merged = {
+        name: changes.get(name, getattr(locked, name))
+        for name in (*EDITABLE_WHILE_RUNNING, *FROZEN_AFTER_LAUNCH)
+        if name != "target_departments"
+    }
+    if "name" in changes and not str(changes["name"]).strip():
+        raise ValidationError({"name": "A campaign needs a name."})
+    errors = campaign_settings_errors(
         organization=locked.organization,
-        instrument=merged["instrument"],
-        target_departments=[],
-        languages=merged["languages"],
-        opens_at=merged["opens_at"],
-        closes_at=merged["closes_at"],
-        min_group_size=merged["min_group_size"],
-        reminder_days=merged["reminder_days"],
-        previous_campaign=None,
+        target_departments=list(targets or []),
+        campaign=locked,
+        **{k: v for k, v in merged.items() if k != "name"},
     )
     if errors:
         raise ValidationError(errors)
     for name, value in changes.items():
         setattr(locked, name, value)
-    locked.save(update_fields=list(changes))
+    if changes:
+        locked.save(update_fields=list(changes))
+    if targets is not None:
+        locked.target_departments.set(targets)
     return locked
 
 

@@ -13,7 +13,8 @@ from kombu import Queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("plimsoll")
-# Django settings prefixed CELERY_ (broker URL, eager mode) override the defaults below.
+# Django settings prefixed CELERY_ supply what depends on the environment (broker URL, eager
+# mode); everything set in app.conf.update below is fixed policy and wins over them.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # Seconds a message may stay unacknowledged before Redis hands it to another worker. Longer than
@@ -62,7 +63,6 @@ app.conf.update(
             "schedule": 5 * 60.0,
         },
     },
-    timezone="UTC",
 )
 
 app.autodiscover_tasks()

@@ -33,7 +33,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PlimsollAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -136,6 +136,7 @@ CELERY_TASK_ALWAYS_EAGER = not _broker_url
 # Eager tasks never touch a broker; naming the in-memory one keeps kombu from guessing.
 CELERY_BROKER_URL = _broker_url or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {
     "version": 1,
@@ -169,6 +170,13 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SURVEY_RATE_LIMIT = env.str("SURVEY_RATE_LIMIT", default="300/60")
 # Emails sent over one mail connection before the next batch opens a new one.
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
+
+# Coarse employee attributes a campaign may copy onto responses for breakdowns. Keep them coarse
+# (bands, broad categories): anything finer would single people out.
+EMPLOYEE_ATTRIBUTES = env.list(
+    "EMPLOYEE_ATTRIBUTES",
+    default=["tenure_band", "role_type", "site", "age_band", "contract_type", "work_pattern"],
+)
 
 # Instrument definition files shipped with Plimsoll; `load_instruments` reads these by default.
 INSTRUMENT_DEFINITIONS_DIR = BASE_DIR / "assessments" / "instruments" / "definitions"

@@ -6,10 +6,6 @@ from django.views.generic import RedirectView
 
 from config.views import healthz
 
-admin.site.site_header = "Plimsoll administration"
-admin.site.site_title = "Plimsoll"
-admin.site.index_title = "Organisations, people, instruments and campaigns"
-
 urlpatterns = [
     # The HR web app arrives with its own issue; until then the admin is the way in.
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -1,7 +1,9 @@
 """Admin for result runs, reports and actions."""
 
+from django import forms
 from django.contrib import admin
 
+from accounts.admin import same_organization_errors
 from assessments.admin import ReadOnlyAdminMixin
 from reports.models import Action, DomainResult, Report, ResultRun
 
@@ -47,8 +49,34 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["campaign", "department"]
 
 
+class ActionForm(forms.ModelForm):
+    class Meta:
+        model = Action
+        fields = [
+            "organization",
+            "campaign",
+            "department",
+            "domain_code",
+            "title",
+            "description",
+            "owner",
+            "due_date",
+            "status",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        for field, message in same_organization_errors(
+            cleaned, organization, ("campaign", "department")
+        ).items():
+            self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(Action)
 class ActionAdmin(admin.ModelAdmin):
+    form = ActionForm
     list_display = ["title", "campaign", "department", "domain_code", "owner", "due_date", "status"]
     list_filter = ["organization", "status"]
     search_fields = ["title", "owner"]

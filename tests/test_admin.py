@@ -113,3 +113,114 @@ def test_unknown_address_gets_the_plimsoll_not_found_page(client, db):
     assert page.status_code == 404
     body = page.content.decode()
     assert "Page not found" in body and 'lang="en"' in body
+
+
+def _campaign_form(campaign, **changes):
+    data = {
+        "organization": campaign.organization_id,
+        "name": campaign.name,
+        "instrument": campaign.instrument_id,
+        "target_departments": [d.pk for d in campaign.target_departments.all()],
+        "languages": '["en", "de"]',
+        "opens_at_0": "2030-01-01",
+        "opens_at_1": "08:00:00",
+        "closes_at_0": "2030-01-22",
+        "closes_at_1": "08:00:00",
+        "reminder_days": "[7]",
+        "min_group_size": 5,
+        "attributes_used": "[]",
+        "previous_campaign": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_add_campaign_checks_every_rule(staff_client, demo, other_organization):
+    from assessments.models import Campaign
+
+    foreign = Department.objects.create(organization=other_organization, name="Foreign")
+    url = reverse("admin:assessments_campaign_add")
+    closed = demo.closed_campaign
+    page = staff_client.post(
+        url,
+        _campaign_form(
+            closed,
+            name="Bad one",
+            target_departments=[foreign.pk],
+            languages='["fr"]',
+            reminder_days='[-3, "x"]',
+            attributes_used='["email"]',
+            min_group_size=2,
+        ),
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    for text in (
+        "Not departments of this organisation: Foreign",
+        "has no text in fr",
+        "Reminder days are a list",
+        "only these coarse attributes",
+        "at least 3, got 2",
+    ):
+        assert text in body, text
+    assert not Campaign.objects.filter(name="Bad one").exists()
+    good = staff_client.post(url, _campaign_form(closed, name="Good one"))
+    assert good.status_code == 302
+    created = Campaign.objects.get(name="Good one")
+    assert created.status == "draft"
+    assert created.target_departments.count() == closed.target_departments.count()
+
+
+def test_admin_cannot_move_or_edit_a_closed_campaign(staff_client, demo, other_organization):
+    from assessments.models import Campaign
+
+    closed = demo.closed_campaign
+    url = reverse("admin:assessments_campaign_change", args=[closed.pk])
+    staff_client.post(
+        url,
+        _campaign_form(closed, organization=other_organization.pk, name="Moved", min_group_size=9),
+    )
+    after = Campaign.objects.get(pk=closed.pk)
+    assert after.organization_id == closed.organization_id
+    assert (after.name, after.min_group_size) == (closed.name, closed.min_group_size)
+
+
+def test_only_superusers_enter_the_admin(client, db):
+    staff = User.objects.create_user("staff@example.test", "a-long-test-password", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_refuses_rows_that_cross_organisations(staff_client, demo, other_organization):
+    from accounts.models import Employee
+
+    foreign = Department.objects.create(organization=other_organization, name="Foreign", path="/x/")
+    employee = Employee.objects.filter(organization=demo.organization).first()
+    url = reverse("admin:accounts_employee_change", args=[employee.pk])
+    page = staff_client.post(
+        url,
+        {
+            "organization": employee.organization_id,
+            "external_id": employee.external_id,
+            "email": employee.email,
+            "department": foreign.pk,
+            "is_active": "on",
+            "language": employee.language,
+            "attributes": "{}",
+        },
+    )
+    assert "belongs to another organisation" in page.content.decode()
+    assert Employee.objects.get(pk=employee.pk).department_id == employee.department_id
+
+    department = Department.objects.filter(organization=demo.organization).first()
+    url = reverse("admin:accounts_department_change", args=[department.pk])
+    staff_client.post(
+        url,
+        {
+            "organization": other_organization.pk,
+            "name": department.name,
+            "parent": "",
+            "external_id": department.external_id,
+        },
+    )
+    assert Department.objects.get(pk=department.pk).organization_id == demo.organization.pk

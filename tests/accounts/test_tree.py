@@ -103,3 +103,30 @@ def test_external_id_unique_per_organisation_only(organization, other_organizati
 def test_blank_name_is_rejected(organization):
     with pytest.raises(ValidationError, match="needs a name"):
         department_create(organization=organization, name="   ")
+
+
+def test_child_of_a_stale_parent_gets_the_current_path(tree):
+    stale_north = Department.objects.get(pk=tree["north"].pk)
+    department_move(department=tree["north"], new_parent=tree["sales"])
+    child = department_create(
+        organization=tree["ops"].organization, name="Late", parent=stale_north
+    )
+    assert child.path == f"/{tree['sales'].pk}/{tree['north'].pk}/{child.pk}/"
+    assert child.depth == 2
+
+
+def test_too_deep_a_tree_is_refused_with_a_clear_error(organization, monkeypatch):
+    from accounts import services
+
+    top = department_create(organization=organization, name="Top")
+    middle = department_create(organization=organization, name="Middle", parent=top)
+    monkeypatch.setattr(services, "PATH_MAX_LENGTH", len(middle.path) + 1)
+    with pytest.raises(ValidationError, match="too deep"):
+        department_create(organization=organization, name="Bottom", parent=middle)
+    assert not Department.objects.filter(name="Bottom").exists()
+    monkeypatch.setattr(services, "PATH_MAX_LENGTH", 1000)
+    other = department_create(organization=organization, name="Other")
+    monkeypatch.setattr(services, "PATH_MAX_LENGTH", len(middle.path) + 1)
+    with pytest.raises(ValidationError, match="too deep"):
+        department_move(department=other, new_parent=middle)
+    assert Department.objects.get(pk=other.pk).parent is None
