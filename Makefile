@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 1
 
-.PHONY: help demo serve setup test lint format migrations-check messages worker worker-reports beat clean
+.PHONY: help demo serve setup test lint format migrations-check messages broker-set worker worker-reports beat clean
 
 help:
 	@echo "make demo              set up, load demo data and serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make worker | worker-reports | beat   run Celery processes (needs CELERY_BROKER_URL)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Plimsoll needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Try: make PYTHON=python3.12 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -35,7 +36,7 @@ demo: setup
 	$(PY) manage.py seed_demo --seed $(SEED)
 	@$(MAKE) --no-print-directory serve
 
-serve:
+serve: setup
 	@echo "Plimsoll is serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)."
 	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
 
@@ -59,14 +60,24 @@ messages: $(VENV)/.installed .env
 	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles --no-obsolete
 	msgfmt --check -o locale/de/LC_MESSAGES/django.mo locale/de/LC_MESSAGES/django.po
 
-worker: $(VENV)/.installed
+# Without a broker, tasks run inside the web process and these are not needed.
+broker-set:
+	@test -n "$$CELERY_BROKER_URL" || { echo "Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
+
+worker: $(VENV)/.installed broker-set
 	$(VENV)/bin/celery -A config worker -Q default --loglevel INFO
 
-worker-reports: $(VENV)/.installed
+worker-reports: $(VENV)/.installed broker-set
 	$(VENV)/bin/celery -A config worker -Q reports --concurrency 1 --max-memory-per-child 800000 --loglevel INFO
 
-beat: $(VENV)/.installed
+beat: $(VENV)/.installed broker-set
 	$(VENV)/bin/celery -A config beat --loglevel INFO
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+# Survey submissions/s against a minimal floor view on PostgreSQL and Redis at 127.0.0.1 (see
+# bench/submit.py for BENCH_* settings). Creates and drops its own database, plimsoll_bench.
+.PHONY: bench-submit
+bench-submit: $(VENV)/.installed
+	$(PY) -m bench.submit

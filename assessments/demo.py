@@ -23,7 +23,8 @@ from assessments.emails import survey_link
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
 from assessments.services import campaign_create, campaign_transition, invitation_token_issue
 
-DEMO_SLUG = "demo"
+DEMO_SLUG = "northwind-demo"
+DEMO_NAME = "Northwind Logistics (demo)"
 DEMO_PASSWORD = "plimsoll-demo"
 HR_EMAIL = "hr@northwind.example"
 MANAGER_EMAIL = "manager.warehouse-north@northwind.example"
@@ -231,7 +232,7 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
     with transaction.atomic():
         progress("Removing any previous demo organisation")
         _remove_demo_organization()
-        organization = Organization.objects.create(name="Northwind Logistics", slug=DEMO_SLUG)
+        organization = Organization.objects.create(name=DEMO_NAME, slug=DEMO_SLUG)
         progress("Building the department tree")
         units = _build_tree(organization)
         progress(f"Adding employees to {len(units)} departments")
@@ -242,7 +243,7 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
         closed = _run_campaign(
             organization=organization,
             instrument=instrument,
-            name="Stress risk assessment 2026 (spring)",
+            name=_campaign_name(today - dt.timedelta(days=200)),
             opens=today - dt.timedelta(days=200),
             days_open=21,
             units=units,
@@ -256,7 +257,7 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
         opened = _run_campaign(
             organization=organization,
             instrument=instrument,
-            name="Stress risk assessment 2026 (autumn)",
+            name=_campaign_name(today - dt.timedelta(days=6)),
             opens=today - dt.timedelta(days=6),
             days_open=21,
             units=units,
@@ -285,10 +286,23 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
     )
 
 
+def _campaign_name(opens: dt.date) -> str:
+    return f"Stress risk assessment {opens:%B %Y}"
+
+
+class DemoConflictError(Exception):
+    """An organisation that seed_demo did not make holds the demo's slug."""
+
+
 def _remove_demo_organization() -> None:
     organization = Organization.objects.filter(slug=DEMO_SLUG).first()
     if organization is None:
         return
+    if organization.name != DEMO_NAME:
+        raise DemoConflictError(
+            f"Organisation '{organization.name}' uses the slug '{DEMO_SLUG}' but is not the demo "
+            "organisation; seed_demo will not replace it. Rename its slug first."
+        )
     # Children before parents: responses and invitations protect employees and departments.
     from reports.models import Action, DomainResult, Report, ResultRun
 

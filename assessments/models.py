@@ -171,6 +171,17 @@ class Campaign(TenantModel):
                 | Q(closes_at__gt=F("opens_at")),
                 name="campaign_closes_after_opening",
             ),
+            models.CheckConstraint(
+                condition=Q(status=CampaignStatus.DRAFT) | Q(launched_at__isnull=False),
+                name="campaign_launched_has_launch_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CampaignStatus.CLOSED) | Q(closed_at__isnull=False),
+                name="campaign_closed_has_close_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(previous_campaign=F("id")), name="campaign_not_its_own_previous"
+            ),
         ]
 
     def __str__(self) -> str:

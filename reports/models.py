@@ -135,6 +135,10 @@ class DomainResult(models.Model):
                 | Q(suppressed=False, n__isnull=False, mean__isnull=False),
                 name="suppressed_cell_has_no_figures",
             ),
+            # Below the smallest k any campaign may use, a cell can never be published.
+            models.CheckConstraint(
+                condition=Q(suppressed=True) | Q(n__gte=3), name="published_cell_has_at_least_3"
+            ),
             models.CheckConstraint(
                 condition=Q(band__isnull=True) | Q(band__in=Band.values),
                 name="result_band_valid",

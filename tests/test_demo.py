@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Department, Employee, Membership, Organization, Role, User
-from assessments.demo import DEMO_PASSWORD, HR_EMAIL, MANAGER_EMAIL
+from assessments.demo import DEMO_PASSWORD, DEMO_SLUG, HR_EMAIL, MANAGER_EMAIL
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +16,14 @@ pytestmark = pytest.mark.django_db
 
 def _seed(seed: int) -> str:
     out = io.StringIO()
-    call_command("seed_demo", seed=seed, stdout=out)
+    # --force: under CI the test database is PostgreSQL, not the embedded SQLite file.
+    call_command("seed_demo", seed=seed, force=True, stdout=out)
     return out.getvalue()
 
 
 def _fingerprint() -> str:
     """What a person sees, independent of database ids, UUIDs and token hashes."""
-    org = Organization.objects.get(slug="demo")
+    org = Organization.objects.get(slug=DEMO_SLUG)
     names = dict(Department.objects.for_organization(org).values_list("pk", "name"))
     parts = sorted(
         (names[d.pk], names.get(d.parent_id, ""), d.depth)
@@ -49,7 +50,7 @@ def _fingerprint() -> str:
 
 def test_seed_builds_a_realistic_organisation(core_instrument):
     output = _seed(1)
-    org = Organization.objects.get(slug="demo")
+    org = Organization.objects.get(slug=DEMO_SLUG)
     departments = Department.objects.for_organization(org)
     assert 24 <= departments.count() <= 30
     assert {d.depth for d in departments} == {0, 1, 2, 3}  # four levels
@@ -104,7 +105,7 @@ def _domain_means(org, campaign_status: str) -> dict[str, dict[str, float]]:
 
 def test_stress_patterns_differ_by_department(core_instrument):
     _seed(1)
-    means = _domain_means(Organization.objects.get(slug="demo"), CampaignStatus.CLOSED)
+    means = _domain_means(Organization.objects.get(slug=DEMO_SLUG), CampaignStatus.CLOSED)
     # The night shift carries far more exhaustion than people & culture, and less control.
     assert means["Night Shift"]["exhaustion"] > means["People & Culture"]["exhaustion"] + 0.7
     assert means["Night Shift"]["control"] < means["People & Culture"]["control"] - 0.7
@@ -124,7 +125,7 @@ def test_same_seed_same_organisation_and_rerun_does_not_duplicate(core_instrumen
     )
     _seed(7)
     assert _fingerprint() == first
-    assert Organization.objects.filter(slug="demo").count() == 1
+    assert Organization.objects.filter(slug=DEMO_SLUG).count() == 1
     assert (
         Department.objects.count(),
         Employee.objects.count(),
@@ -146,3 +147,29 @@ def test_seed_shows_progress(core_instrument):
 def test_seed_without_instrument_says_what_to_run(db):
     with pytest.raises(CommandError, match="load_instruments"):
         _seed(1)
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_seed_refuses_a_server_database_without_force(core_instrument, settings):
+    # A new dict, so the fixture restores it and live connections keep their own settings.
+    settings.DATABASES = {
+        **settings.DATABASES,
+        "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"},
+    }
+    with pytest.raises(CommandError, match="published password"):
+        call_command("seed_demo", seed=1, stdout=io.StringIO())
+
+
+def test_seed_never_replaces_an_organisation_it_did_not_make(core_instrument):
+    Organization.objects.create(name="Real customer", slug=DEMO_SLUG)
+    with pytest.raises(CommandError, match="is not the demo organisation"):
+        _seed(1)
+    assert Organization.objects.get(slug=DEMO_SLUG).name == "Real customer"
+
+
+def test_seed_prints_working_survey_links(core_instrument, client):
+    output = _seed(1)
+    links = [line.strip() for line in output.splitlines() if "/s/" in line]
+    assert len(links) == 3
+    path = links[0].split("127.0.0.1:8000", 1)[1]
+    assert client.get(path).status_code == 302

@@ -206,3 +206,13 @@ def test_schedule_sweep_opens_and_closes_what_is_due(organization, core_instrume
     # Running it again changes nothing.
     again = campaigns_advance_schedule(now=now)
     assert (again.opened, again.closed) == (0, 0)
+
+
+def test_database_keeps_launch_and_close_times_and_no_self_follow_up(campaign):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).update(status="open")
+    opened = campaign_transition(campaign=campaign, to=CampaignStatus.OPEN)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=opened.pk).update(status="closed")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=opened.pk).update(previous_campaign=opened.pk)

@@ -346,3 +346,11 @@ def test_key_written_twice_is_an_error_with_its_line(tmp_path):
     assert "line 4, column 1" in message
     assert "key 'code' appears twice in one mapping (first on line 2)" in message
     assert row_counts() == (0, 0, 0)
+
+
+def test_same_version_in_two_files_is_refused(tmp_path):
+    write(tmp_path / "a.yaml", small_definition("twin"))
+    write(tmp_path / "b.yaml", small_definition("twin"))
+    with pytest.raises(CommandError, match="twin v1 is also defined in"):
+        load(tmp_path)
+    assert row_counts() == (0, 0, 0)

@@ -57,6 +57,11 @@ def test_published_cell_needs_n_and_mean(run):
     DomainResult.objects.create(run=run, domain_code="demands", suppressed=False, n=8, mean=3.1)
 
 
+def test_published_cell_below_three_respondents_is_refused(run):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DomainResult.objects.create(run=run, domain_code="control", suppressed=False, n=2, mean=3)
+
+
 def test_one_organisation_cell_per_domain_and_run(run):
     DomainResult.objects.create(run=run, domain_code="demands", suppressed=True)
     with pytest.raises(IntegrityError), transaction.atomic():

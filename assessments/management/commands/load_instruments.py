@@ -42,6 +42,15 @@ class Command(BaseCommand):
                 definitions.append((path, parse_definition_file(path)))
             except InstrumentDefinitionError as exc:
                 problems.append(str(exc))
+        seen: dict[tuple[str, int], Path] = {}
+        for path, definition in definitions:
+            key = (definition["code"], definition["version"])
+            if key in seen:
+                problems.append(
+                    f"{path}: {key[0]} v{key[1]} is also defined in {seen[key]}; "
+                    "each version must come from one file."
+                )
+            seen[key] = path
         if problems:
             raise CommandError("\n".join(problems))
 

@@ -2,9 +2,16 @@
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.demo import DEMO_PASSWORD, HR_EMAIL, MANAGER_EMAIL, demo_seed
+from assessments.demo import (
+    DEMO_PASSWORD,
+    HR_EMAIL,
+    MANAGER_EMAIL,
+    DemoConflictError,
+    demo_seed,
+)
 
 
 class Command(BaseCommand):
@@ -17,8 +24,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed a database other than the embedded SQLite one (it creates a superuser "
+            "with a published password).",
+        )
 
-    def handle(self, *args, seed: int, **options):
+    def handle(self, *args, seed: int, force: bool, **options):
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if engine != "django.db.backends.sqlite3" and not force:
+            raise CommandError(
+                "seed_demo creates a superuser with a published password; it runs on the "
+                "embedded SQLite database only. Pass --force to seed this database anyway."
+            )
         started = time.monotonic()
 
         def progress(message: str) -> None:
@@ -26,7 +45,7 @@ class Command(BaseCommand):
 
         try:
             summary = demo_seed(seed=seed, progress=progress)
-        except LookupError as exc:
+        except (LookupError, DemoConflictError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             self.style.SUCCESS(
@@ -39,7 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Logins (password for both: {DEMO_PASSWORD})")
         self.stdout.write(f"  HR admin: {HR_EMAIL}  (admin site: /admin/)")
         self.stdout.write(
-            f"  Manager of Warehouse North: {MANAGER_EMAIL}  (scoped to that subtree)"
+            f"  Manager of Warehouse North: {MANAGER_EMAIL}  (role: manager of that subtree; "
+            "not an admin-site user)"
         )
         self.stdout.write("Try the open survey as an employee (each link answers once):")
         for link in summary.sample_links:
