@@ -6,8 +6,10 @@ Responses are deliberately not registered: nobody may list individual answers.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from assessments.models import Campaign, CampaignStatus, Instrument, InstrumentDomain, Invitation
+from assessments.selectors import campaign_participation
 from assessments.services import (
     EDITABLE_WHILE_RUNNING,
     FROZEN_AFTER_LAUNCH,
@@ -121,7 +123,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["organization", "status"]
     search_fields = ["name"]
     list_select_related = ["organization", "instrument"]
-    readonly_fields = ["status", "launched_at", "closed_at", "created_at"]
+    readonly_fields = ["status", "launched_at", "closed_at", "created_at", "participation"]
     filter_horizontal = ["target_departments"]
     actions = ["launch", "remind_now", "close_now"]
 
@@ -134,6 +136,31 @@ class CampaignAdmin(admin.ModelAdmin):
             if obj.status == CampaignStatus.CLOSED:
                 fields += EDITABLE_WHILE_RUNNING
         return fields
+
+    @admin.display(description="Participation (groups with at least k invited)")
+    def participation(self, obj: Campaign) -> str:
+        if obj is None or obj.pk is None or obj.status == CampaignStatus.DRAFT:
+            return "Shown once the campaign is launched."
+        rows = campaign_participation(campaign=obj)
+        body = format_html_join(
+            "",
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    "\u2003" * (row.depth + 1),
+                    row.department.name if row.department else "Whole campaign",
+                    row.invited if row.shown else f"fewer than {obj.min_group_size}",
+                    row.completed if row.shown else "hidden",
+                    f"{row.rate:.0%}" if row.rate is not None else "",
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Department</th><th>Invited</th><th>Answered</th>"
+            "<th>Rate</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
 
     def save_model(self, request, obj, form, change):
         # Writes go through the services, which check the same rules again under a lock.

@@ -224,3 +224,13 @@ def test_admin_refuses_rows_that_cross_organisations(staff_client, demo, other_o
         },
     )
     assert Department.objects.get(pk=department.pk).organization_id == demo.organization.pk
+
+
+def test_campaign_page_shows_participation_with_small_groups_hidden(staff_client, demo):
+    url = reverse("admin:assessments_campaign_change", args=[demo.open_campaign.pk])
+    body = staff_client.get(url).content.decode()
+    assert "Whole campaign" in body
+    assert "Night Shift" in body
+    # Dispatch has four people: fewer than k=5 invited, so its counts are hidden.
+    dispatch = body.split("Dispatch", 1)[1].split("</tr>", 1)[0]
+    assert "fewer than 5" in dispatch and "hidden" in dispatch
