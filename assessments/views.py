@@ -36,7 +36,9 @@ COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # longer than any campaign runs; closing end
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
-    response["Referrer-Policy"] = "no-referrer"
+    # No Referer to other sites. Not "no-referrer": browsers then send `Origin: null` with the
+    # form's POST, which Django's CSRF check rightly refuses.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
