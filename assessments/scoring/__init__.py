@@ -1,0 +1,6 @@
+"""Pure scoring: numpy and pandas only, no Django. DataFrames and arrays in, DataFrames out."""
+
+from assessments.scoring.engine import OVERALL, ScoringInputError, score_campaign
+from assessments.scoring.model import InstrumentModel
+
+__all__ = ["OVERALL", "InstrumentModel", "ScoringInputError", "score_campaign"]

@@ -1,0 +1,409 @@
+"""The scoring engine: answers in, one tidy DataFrame of result cells out. No Django import.
+
+Inputs are arrays, not model instances: the packed answers as an int8 matrix (one row per
+response, one column per item, 0 = not answered), the department of each response, the
+department tree, the instrument as an InstrumentModel, k, the coarse attributes per response
+and the previous campaign's published results for trends.
+
+Every department's figures include all its descendants; the whole organisation is the root
+(department_id <NA>). Suppression (see suppression.py) runs before any figure is computed,
+and a suppressed cell leaves the engine with no figure at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from assessments.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
+from assessments.scoring.suppression import solve
+
+URGENT, IMPROVE, GOOD, WELL = "urgent", "improve", "good", "well"
+BAND_SEVERITY = {URGENT: 3, IMPROVE: 2, GOOD: 1, WELL: 0}
+OVERALL = "overall"  # domain code of the per-department priority row
+
+COLUMNS = [
+    "department_id", "domain_code", "breakdown_attribute", "breakdown_value", "suppressed",
+    "n", "mean", "sd", "share_high_risk", "risk_score", "band",
+    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant",
+]  # fmt: skip
+
+
+class ScoringInputError(ValueError):
+    """The inputs do not fit together (unknown department, code outside a scale, ...)."""
+
+
+# --- Respondent level -------------------------------------------------------------------
+
+
+def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray:
+    """Domain score per respondent (rows) and domain (columns); NaN where too few answered.
+
+    A domain score is the mean of the answered items after reverse keys and value maps, if at
+    least the domain's minimum number of items was answered.
+    """
+    if answers.ndim != 2 or answers.shape[1] != model.item_count:
+        raise ScoringInputError(
+            f"answers have shape {answers.shape}; expected (responses, {model.item_count})"
+        )
+    rows = answers.shape[0]
+    width = model.lookup.shape[1]
+    scores = np.full((rows, len(model.domains)), np.nan)
+    for d, domain in enumerate(model.domains):
+        total = np.zeros(rows)
+        answered = np.zeros(rows, dtype=np.int16)
+        for item in range(domain.start, domain.stop):
+            codes = answers[:, item]
+            if rows and (codes.min() < 0 or codes.max() >= width):
+                raise ScoringInputError(f"item {item + 1}: stored code outside 0..{width - 1}")
+            values = model.lookup[item][codes]
+            given = ~np.isnan(values)
+            if np.any(~given & (codes > 0)):
+                raise ScoringInputError(f"item {item + 1}: stored code outside the item's scale")
+            total += np.where(given, values, 0.0)
+            answered += given
+        enough = answered >= domain.min_answered
+        scores[enough, d] = total[enough] / answered[enough]
+    return scores
+
+
+def high_risk(scores: np.ndarray, model: InstrumentModel) -> np.ndarray:
+    """Whether each respondent is at or beyond the domain's individual cut-off (worse side)."""
+    flags = np.zeros(scores.shape, dtype=bool)
+    for d, domain in enumerate(model.domains):
+        column = scores[:, d]
+        with np.errstate(invalid="ignore"):
+            if domain.direction == HIGHER_IS_WORSE:
+                flags[:, d] = column >= domain.high_risk
+            else:
+                flags[:, d] = column <= domain.high_risk
+    return flags
+
+
+# --- Tree ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Departments as indices 0..N-1 plus the organisation as root index N."""
+
+    ids: np.ndarray  # department id per index
+    parent: np.ndarray  # parent index per index; the root's is -1
+    bottom_up: np.ndarray  # department indices, deepest first
+
+    @property
+    def root(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_frame(cls, departments: pd.DataFrame) -> Tree:
+        """`departments` has columns id and parent_id (<NA> or None at the top)."""
+        ids = departments["id"].to_numpy(dtype=np.int64)
+        if len(set(ids.tolist())) != len(ids):
+            raise ScoringInputError("department ids are not unique")
+        index = pd.Index(ids)
+        parent_ids = departments["parent_id"]
+        top = parent_ids.isna().to_numpy()
+        parent = np.full(len(ids) + 1, -1, dtype=np.int64)
+        located = index.get_indexer(parent_ids.fillna(-1).astype(np.int64))
+        unknown = (~top) & (located < 0)
+        if unknown.any():
+            raise ScoringInputError(
+                f"parents not in the tree: {sorted(set(parent_ids[unknown].tolist()))[:5]}"
+            )
+        parent[: len(ids)] = np.where(top, len(ids), located)
+        depth = np.full(len(ids) + 1, -1, dtype=np.int64)
+        depth[len(ids)] = 0
+        # Depth by walking up; a cycle would never reach the root.
+        for start in range(len(ids)):
+            chain, node = [], start
+            while depth[node] < 0:
+                chain.append(node)
+                node = parent[node]
+                if len(chain) > len(ids):
+                    raise ScoringInputError("the department tree has a cycle")
+            for offset, member in enumerate(reversed(chain), start=1):
+                depth[member] = depth[node] + offset
+        bottom_up = np.argsort(-depth[: len(ids)], kind="stable")
+        return cls(ids=ids, parent=parent, bottom_up=bottom_up)
+
+    def roll_up(self, direct: np.ndarray) -> np.ndarray:
+        """Totals per node including every descendant; first axis indexes nodes (N + 1)."""
+        rolled = direct.copy()
+        for node in self.bottom_up:
+            rolled[self.parent[node]] += rolled[node]
+        return rolled
+
+    def children(self) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for node, parent in enumerate(self.parent):
+            if parent >= 0:
+                found.setdefault(int(parent), []).append(node)
+        return found
+
+
+# --- Group statistics ---------------------------------------------------------------------
+
+
+def _sums(groups: np.ndarray, size: int, scores: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Per group and domain: count, sum, sum of squares, high-risk count. Shape (size, D, 4)."""
+    out = np.zeros((size, scores.shape[1], 4))
+    for d in range(scores.shape[1]):
+        column = scores[:, d]
+        valid = ~np.isnan(column)
+        where, values = groups[valid], column[valid]
+        out[:, d, 0] = np.bincount(where, minlength=size)
+        out[:, d, 1] = np.bincount(where, weights=values, minlength=size)
+        out[:, d, 2] = np.bincount(where, weights=values * values, minlength=size)
+        out[:, d, 3] = np.bincount(where, weights=flags[valid, d], minlength=size)
+    return out
+
+
+def band_of(mean: float, domain: DomainModel) -> str:
+    """Band of a group mean: below p20/a urgent ... at or above p80/c doing well, mirrored
+    for domains where a higher score is worse."""
+    a, b, c = domain.cutoffs
+    if domain.direction == HIGHER_IS_WORSE:
+        if mean > c:
+            return URGENT
+        if mean > b:
+            return IMPROVE
+        if mean > a:
+            return GOOD
+        return WELL
+    if mean < a:
+        return URGENT
+    if mean < b:
+        return IMPROVE
+    if mean < c:
+        return GOOD
+    return WELL
+
+
+def risk_score(mean: float, domain: DomainModel) -> float:
+    """0 (best possible) to 100 (worst possible), whatever the domain's direction."""
+    position = (mean - domain.low) / (domain.high - domain.low)
+    return 100.0 * (position if domain.direction == HIGHER_IS_WORSE else 1.0 - position)
+
+
+def _figures(sums: np.ndarray, domain: DomainModel) -> dict:
+    n, total, squares, risky = sums
+    mean = total / n
+    sd = float(np.sqrt(max(squares - total * total / n, 0.0) / (n - 1))) if n > 1 else None
+    return {
+        "n": int(n),
+        "mean": float(mean),
+        "sd": sd,
+        "share_high_risk": float(risky / n),
+        "risk_score": risk_score(mean, domain),
+        "band": band_of(mean, domain),
+    }
+
+
+def welch(
+    n1: float, mean1: float, sd1: float, n0: float, mean0: float, sd0: float
+) -> tuple[float, float, float, bool] | None:
+    """Difference of means (now minus before) with a Welch 95% interval and significance."""
+    if n1 < 2 or n0 < 2 or sd1 is None or sd0 is None or pd.isna(sd1) or pd.isna(sd0):
+        return None
+    diff = mean1 - mean0
+    v1, v0 = sd1 * sd1 / n1, sd0 * sd0 / n0
+    se = float(np.sqrt(v1 + v0))
+    if se == 0.0:
+        return diff, diff, diff, diff != 0.0
+    dof = (v1 + v0) ** 2 / (v1 * v1 / (n1 - 1) + v0 * v0 / (n0 - 1))
+    half = float(stats.t.ppf(0.975, dof)) * se
+    low, high = diff - half, diff + half
+    return diff, low, high, bool(low > 0 or high < 0)
+
+
+# --- The whole campaign -------------------------------------------------------------------
+
+
+def score_campaign(
+    *,
+    answers: np.ndarray,
+    response_departments: np.ndarray,
+    departments: pd.DataFrame,
+    model: InstrumentModel,
+    k: int,
+    attributes: Mapping[str, np.ndarray] | None = None,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score a closed campaign; one row per published or suppressed cell (see COLUMNS).
+
+    `previous` holds the prior campaign's published department rows (department_id,
+    domain_code, n, mean, sd) for trends; departments are matched by id.
+    """
+    tree = Tree.from_frame(departments)
+    nodes = pd.Index(tree.ids).get_indexer(np.asarray(response_departments, dtype=np.int64))
+    if (nodes < 0).any():
+        missing = sorted(set(np.asarray(response_departments)[nodes < 0].tolist()))[:5]
+        raise ScoringInputError(f"responses in departments outside the tree: {missing}")
+    scores = respondent_scores(answers, model)
+    flags = high_risk(scores, model)
+    size = tree.root + 1
+
+    # Counts and sums for every cell: the department totals (layer 0), then each breakdown's
+    # categories. A layer is (attribute, categories, group per row, scores, flags).
+    layers = [("", [""], nodes, scores, flags)]
+    for name, raw in (attributes or {}).items():
+        values = pd.Series(np.asarray(raw, dtype=object)).replace("", None)
+        if len(values) != len(nodes):
+            raise ScoringInputError(f"attribute {name}: {len(values)} values for {len(nodes)} rows")
+        codes, categories = pd.factorize(values, sort=True)
+        kept = codes >= 0  # people without a value count in the department total only
+        width = len(categories)
+        layers.append(
+            (name, [str(c) for c in categories], nodes[kept] * width + codes[kept],
+             scores[kept], flags[kept])
+        )  # fmt: skip
+
+    sums = []
+    for _, categories, groups, layer_scores, layer_flags in layers:
+        width = len(categories)
+        direct = _sums(groups, size * width, layer_scores, layer_flags)
+        sums.append(tree.roll_up(direct.reshape(size, width, len(model.domains), 4)))
+
+    published = _suppress(tree, layers, sums, model, k)
+
+    trends = _previous_lookup(previous)
+    rows = []
+    for layer, (attribute, categories, *_rest) in enumerate(layers):
+        for node in range(size):
+            department_id = None if node == tree.root else int(tree.ids[node])
+            for v, value in enumerate(categories):
+                for d, domain in enumerate(model.domains):
+                    row = {
+                        "department_id": department_id,
+                        "domain_code": domain.code,
+                        "breakdown_attribute": attribute,
+                        "breakdown_value": value,
+                        "suppressed": not published[d][layer][node, v],
+                    }
+                    if not row["suppressed"]:
+                        row.update(_figures(sums[layer][node, v, d], domain))
+                        if layer == 0 and department_id is not None:
+                            row.update(_trend(row, trends.get((department_id, domain.code))))
+                    rows.append(row)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.concat([frame, _priorities(frame)], ignore_index=True)
+    return _typed(frame)
+
+
+def _suppress(tree: Tree, layers, sums, model, k) -> list[list[np.ndarray]]:
+    """published[domain][layer][node, category] for every cell."""
+    size = tree.root + 1
+    children = tree.children()
+    result = []
+    for d in range(len(model.domains)):
+        counts: list[int] = []
+        offsets = []
+        for layer in range(len(layers)):
+            offsets.append(len(counts))
+            counts.extend(sums[layer][:, :, d, 0].reshape(-1).astype(int).tolist())
+        constraints = []
+        for layer, (_, categories, *_rest) in enumerate(layers):
+            width = len(categories)
+            base = offsets[layer]
+            for v in range(width):
+                cell = lambda node, v=v, base=base, width=width: base + node * width + v  # noqa: E731
+                for parent, kids in children.items():
+                    constraints.append((cell(parent), [cell(c) for c in kids]))
+            if layer:
+                # Inside each department, the categories partition its total.
+                for node in range(size):
+                    constraints.append(
+                        (offsets[0] + node, [base + node * width + v for v in range(width)])
+                    )
+        flags = solve(counts, constraints, k)
+        result.append(
+            [
+                np.array(flags[offsets[layer] : offsets[layer] + size * len(categories)]).reshape(
+                    size, len(categories)
+                )
+                for layer, (_, categories, *_rest) in enumerate(layers)
+            ]
+        )
+    return result
+
+
+def _previous_lookup(previous: pd.DataFrame | None) -> dict:
+    if previous is None or previous.empty:
+        return {}
+    return {
+        (int(row.department_id), row.domain_code): (row.n, row.mean, row.sd)
+        for row in previous.itertuples(index=False)
+        if not pd.isna(row.department_id) and not pd.isna(row.mean)
+    }
+
+
+def _trend(row: dict, before: tuple | None) -> dict:
+    if before is None:
+        return {}
+    result = welch(row["n"], row["mean"], row["sd"], *before)
+    if result is None:
+        return {}
+    diff, low, high, significant = result
+    return {
+        "trend_diff": diff,
+        "trend_ci_low": low,
+        "trend_ci_high": high,
+        "trend_significant": significant,
+    }
+
+
+def _priorities(frame: pd.DataFrame) -> pd.DataFrame:
+    """One "overall" row per department (and the organisation): how urgently it needs action.
+
+    Its risk score (also carried as `mean`) is the mean risk score of the department's
+    published domains, its band the worst of their bands, its n the largest of their n.
+    A department with no published domain has a suppressed priority row.
+    """
+    cells = frame[frame["breakdown_attribute"] == ""]
+    rows = []
+    for department_id, group in cells.groupby("department_id", dropna=False, sort=False):
+        shown = group[~group["suppressed"]]
+        row = {
+            "department_id": None if pd.isna(department_id) else department_id,
+            "domain_code": OVERALL,
+            "breakdown_attribute": "",
+            "breakdown_value": "",
+            "suppressed": shown.empty,
+        }
+        if not shown.empty:
+            score = float(shown["risk_score"].mean())
+            row.update(
+                n=int(shown["n"].max()),
+                mean=score,
+                risk_score=score,
+                band=max(shown["band"], key=BAND_SEVERITY.__getitem__),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=frame.columns)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(
+        {
+            "department_id": "Int64",
+            "domain_code": "string",
+            "breakdown_attribute": "string",
+            "breakdown_value": "string",
+            "suppressed": "bool",
+            "n": "Int64",
+            "mean": "Float64",
+            "sd": "Float64",
+            "share_high_risk": "Float64",
+            "risk_score": "Float64",
+            "band": "string",
+            "trend_diff": "Float64",
+            "trend_ci_low": "Float64",
+            "trend_ci_high": "Float64",
+            "trend_significant": "boolean",
+        }
+    )[COLUMNS]
