@@ -6,10 +6,12 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+from django.db import connection
 from django.db.models import Count, Q
 
 from accounts.models import Department
-from assessments.models import Campaign, Instrument, Invitation
+from assessments.models import Campaign, Instrument, Invitation, Response
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,75 @@ def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
     rows = [row(None, all_invited, all_completed)]
     rows += [row(d, *totals[d.pk]) for d in departments if d.pk in totals]
     return rows
+
+
+@dataclass(frozen=True)
+class AnswerMatrix:
+    """A campaign's responses as arrays: nothing else is loaded, no model instances."""
+
+    answers: np.ndarray  # int8, one row per response, one column per item
+    departments: np.ndarray  # int64 department id per response
+    attributes: dict[str, np.ndarray]  # attribute name → value per response (None if absent)
+
+
+def campaign_answer_matrix(
+    *, campaign: Campaign, attributes: list[str] | tuple[str, ...] = ()
+) -> AnswerMatrix:
+    """All answers of a campaign as an int8 matrix, in a fixed number of queries.
+
+    On PostgreSQL the database concatenates the packed answers per department (and breakdown
+    values), so a million responses arrive as about a thousand blobs that numpy reads in place.
+    """
+    items = instrument_spec(campaign.instrument_id).items
+    width = len(items)
+    attributes = list(attributes)
+    if connection.vendor == "postgresql":
+        rows = _answer_blocks_postgresql(campaign.pk, attributes)
+    else:
+        rows = _answer_blocks_generic(campaign.pk, attributes)
+    blocks, departments, values = [], [], {name: [] for name in attributes}
+    for department_id, attribute_values, count, blob in rows:
+        block = np.frombuffer(blob, dtype=np.int8)
+        if block.size != count * width:
+            raise ValueError(
+                f"campaign {campaign.pk}: stored answers do not have {width} items each"
+            )
+        blocks.append(block)
+        departments.append(np.full(count, department_id, dtype=np.int64))
+        for name, value in zip(attributes, attribute_values, strict=True):
+            values[name].append(np.full(count, value, dtype=object))
+    if blocks:
+        matrix = np.concatenate(blocks).reshape(-1, width)
+        department_ids = np.concatenate(departments)
+        attribute_arrays = {name: np.concatenate(parts) for name, parts in values.items()}
+    else:
+        matrix = np.zeros((0, width), dtype=np.int8)
+        department_ids = np.zeros(0, dtype=np.int64)
+        attribute_arrays = {name: np.zeros(0, dtype=object) for name in attributes}
+    return AnswerMatrix(answers=matrix, departments=department_ids, attributes=attribute_arrays)
+
+
+def _answer_blocks_postgresql(campaign_id: int, attributes: list[str]):
+    table = Response._meta.db_table
+    keys = "".join(f", attributes ->> %s AS a{i}" for i in range(len(attributes)))
+    groups = "".join(f", a{i}" for i in range(len(attributes)))
+    sql = (
+        f"SELECT department_id{keys}, count(*), string_agg(answers, ''::bytea) "
+        f"FROM {table} WHERE campaign_id = %s GROUP BY department_id{groups}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*attributes, campaign_id])
+        for row in cursor.fetchall():
+            yield row[0], row[1 : 1 + len(attributes)], row[-2], bytes(row[-1])
+
+
+def _answer_blocks_generic(campaign_id: int, attributes: list[str]):
+    blocks: dict[tuple, list[bytes]] = defaultdict(list)
+    rows = Response.objects.filter(campaign_id=campaign_id).values_list(
+        "department_id", "answers", "attributes"
+    )
+    for department_id, answers, stored in rows.iterator(chunk_size=5000):
+        key = (department_id, *(stored.get(name) for name in attributes))
+        blocks[key].append(bytes(answers))
+    for (department_id, *attribute_values), parts in blocks.items():
+        yield department_id, tuple(attribute_values), len(parts), b"".join(parts)

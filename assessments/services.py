@@ -287,6 +287,10 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
     locked.save(update_fields=fields)
     if to == CampaignStatus.OPEN:
         _enqueue_on_commit("send_invitations", locked.pk)
+    if to == CampaignStatus.CLOSED:
+        from reports.services import result_run_request  # reports builds on assessments
+
+        result_run_request(campaign=locked)
     return locked
 
 

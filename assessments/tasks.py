@@ -40,3 +40,20 @@ def sweep_deliveries() -> list[int]:
         send_invitations.delay(campaign_id)
         send_reminders.delay(campaign_id)
     return campaign_ids
+
+
+@shared_task(name="assessments.tasks.score_campaign", acks_late=True)
+def score_campaign(run_id: int) -> dict:
+    """Score one ResultRun. Redelivered if the worker dies (see task_annotations)."""
+    from reports.services import result_run_execute
+
+    run = result_run_execute(run_id=run_id)
+    return {"run": run.pk, "status": run.status}
+
+
+@shared_task(name="assessments.tasks.sweep_result_runs")
+def sweep_result_runs() -> list[int]:
+    """Beat: re-enqueue scoring runs left pending (broker down at close) or abandoned."""
+    from reports.services import result_runs_sweep
+
+    return result_runs_sweep()

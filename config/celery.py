@@ -58,6 +58,10 @@ app.conf.update(
             "task": "assessments.tasks.advance_campaign_schedules",
             "schedule": 60.0,
         },
+        "sweep-result-runs": {
+            "task": "assessments.tasks.sweep_result_runs",
+            "schedule": 60.0,
+        },
         "sweep-deliveries": {
             "task": "assessments.tasks.sweep_deliveries",
             "schedule": 5 * 60.0,

@@ -171,6 +171,11 @@ SURVEY_RATE_LIMIT = env.str("SURVEY_RATE_LIMIT", default="300/60")
 # Emails sent over one mail connection before the next batch opens a new one.
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 
+# Scoring: a RUNNING run older than this is considered abandoned and re-enqueued by the sweep
+# (longer than the task's hard time limit). The delay is a test hook that slows every run.
+SCORING_RUNNING_STALE_SECONDS = env.int("SCORING_RUNNING_STALE_SECONDS", default=15 * 60)
+SCORING_TEST_DELAY_SECONDS = env.float("SCORING_TEST_DELAY_SECONDS", default=0.0)
+
 # Coarse employee attributes a campaign may copy onto responses for breakdowns. Keep them coarse
 # (bands, broad categories): anything finer would single people out.
 EMPLOYEE_ATTRIBUTES = env.list(

@@ -1,0 +1,213 @@
+"""Writes for results: scoring runs of closed campaigns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import traceback
+
+import pandas as pd
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Department
+from assessments.models import Campaign, CampaignStatus
+from assessments.scoring import InstrumentModel, score_campaign
+from assessments.selectors import campaign_answer_matrix
+from reports.models import DomainResult, ResultRun, RunStatus
+
+logger = logging.getLogger(__name__)
+
+# A run still pending (or running) this long after its last start was lost on the way: the
+# broker was down, or the worker died without the message coming back.
+STALE_PENDING = dt.timedelta(minutes=2)
+
+
+class ScoringRefusedError(ValidationError):
+    """Scoring was asked for a campaign that cannot be scored (yet)."""
+
+
+def _enqueue(run_id: int) -> None:
+    from assessments.tasks import score_campaign as task
+
+    def send() -> None:
+        try:
+            task.delay(run_id)
+        except Exception:  # noqa: BLE001 - the sweep re-enqueues a run left pending
+            logger.warning("Could not enqueue scoring run %s; the sweep will retry", run_id)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def result_run_request(*, campaign: Campaign) -> ResultRun:
+    """Ask for a scoring run of a closed campaign; the work happens in a Celery task.
+
+    The run is a PENDING row first and is enqueued only after commit, so a broker outage
+    delays scoring and never loses it. A run already waiting is reused, not doubled.
+    """
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.CLOSED:
+        raise ScoringRefusedError(
+            {
+                "status": (
+                    f"Campaign '{campaign.name}' is {campaign.status}: results are computed "
+                    "only after it closes, so answers given later cannot be told apart."
+                )
+            }
+        )
+    waiting = (
+        ResultRun.objects.for_organization(campaign.organization_id)
+        .filter(campaign=campaign, status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+        .first()
+    )
+    if waiting is not None:
+        return waiting
+    run = ResultRun.objects.create(organization_id=campaign.organization_id, campaign=campaign)
+    _enqueue(run.pk)
+    return run
+
+
+def result_run_execute(*, run_id: int) -> ResultRun:
+    """Score the run's campaign and store a complete set of cells; safe to run twice.
+
+    A finished run is left alone. The rows and the switch to "current" are written in one
+    transaction, so readers see the previous current run until this one is complete. A failure
+    is recorded on the run and leaves the previous current run in place.
+    """
+    with transaction.atomic():
+        run = ResultRun.objects.select_for_update().select_related("campaign").get(pk=run_id)
+        if run.status == RunStatus.DONE:
+            return run
+        run.status = RunStatus.RUNNING
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.error = ""
+        run.save(update_fields=["status", "attempts", "started_at", "error"])
+    started = time.monotonic()
+    try:
+        frame, response_count = _compute(run.campaign)
+        with transaction.atomic():
+            locked = ResultRun.objects.select_for_update().get(pk=run_id)
+            if locked.status == RunStatus.DONE:  # a redelivered copy finished first
+                return locked
+            _store(locked, frame)
+            ResultRun.objects.filter(campaign_id=locked.campaign_id, is_current=True).update(
+                is_current=False
+            )
+            locked.status = RunStatus.DONE
+            locked.is_current = True
+            locked.response_count = response_count
+            locked.duration_ms = int((time.monotonic() - started) * 1000)
+            locked.finished_at = timezone.now()
+            locked.save()
+            return locked
+    except Exception as exc:
+        ResultRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(
+            status=RunStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"[:10000],
+            finished_at=timezone.now(),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        logger.exception("Scoring run %s failed", run_id)
+        return ResultRun.objects.get(pk=run_id)
+
+
+def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
+    model = InstrumentModel.from_definition(campaign.instrument.definition)
+    matrix = campaign_answer_matrix(campaign=campaign, attributes=campaign.attributes_used)
+    if settings.SCORING_TEST_DELAY_SECONDS:
+        # Test hook: lets an integration test kill a worker while a run is in progress.
+        time.sleep(settings.SCORING_TEST_DELAY_SECONDS)
+    departments = pd.DataFrame(
+        list(
+            Department.objects.for_organization(campaign.organization_id).values_list(
+                "id", "parent_id"
+            )
+        ),
+        columns=["id", "parent_id"],
+    )
+    frame = score_campaign(
+        answers=matrix.answers,
+        response_departments=matrix.departments,
+        departments=departments,
+        model=model,
+        k=campaign.min_group_size,
+        attributes=matrix.attributes,
+        previous=_previous_results(campaign),
+    )
+    return frame, len(matrix.answers)
+
+
+def _previous_results(campaign: Campaign) -> pd.DataFrame | None:
+    """Published department cells of the previous closed campaign on the same instrument."""
+    previous = campaign.previous_campaign
+    if previous is None or previous.instrument_id != campaign.instrument_id:
+        previous = (
+            Campaign.objects.for_organization(campaign.organization_id)
+            .filter(
+                instrument_id=campaign.instrument_id,
+                status=CampaignStatus.CLOSED,
+                closed_at__lt=campaign.closed_at,
+            )
+            .exclude(pk=campaign.pk)
+            .order_by("-closed_at")
+            .first()
+        )
+    if previous is None or previous.status != CampaignStatus.CLOSED:
+        return None
+    rows = DomainResult.objects.filter(
+        run__campaign=previous,
+        run__is_current=True,
+        suppressed=False,
+        breakdown_attribute="",
+        department__isnull=False,
+    ).values_list("department_id", "domain_code", "n", "mean", "sd")
+    return pd.DataFrame(list(rows), columns=["department_id", "domain_code", "n", "mean", "sd"])
+
+
+FIGURES = (
+    "n", "mean", "sd", "share_high_risk", "risk_score", "band",
+    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant",
+)  # fmt: skip
+
+
+def _store(run: ResultRun, frame: pd.DataFrame) -> None:
+    DomainResult.objects.filter(run=run).delete()  # leftovers of an interrupted attempt
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows = []
+    for record in records:
+        suppressed = bool(record["suppressed"])
+        figures = {} if suppressed else {name: record[name] for name in FIGURES}
+        rows.append(
+            DomainResult(
+                run=run,
+                department_id=record["department_id"],
+                domain_code=record["domain_code"],
+                breakdown_attribute=record["breakdown_attribute"] or "",
+                breakdown_value=record["breakdown_value"] or "",
+                suppressed=suppressed,
+                **figures,
+            )
+        )
+    DomainResult.objects.bulk_create(rows, batch_size=5000)
+
+
+def result_runs_sweep(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-enqueue runs nobody picked up (broker down at close) or whose worker vanished."""
+    now = now or timezone.now()
+    stale = ResultRun.objects.filter(
+        status=RunStatus.PENDING, created_at__lt=now - STALE_PENDING
+    ) | ResultRun.objects.filter(
+        status=RunStatus.RUNNING,
+        started_at__lt=now - dt.timedelta(seconds=settings.SCORING_RUNNING_STALE_SECONDS),
+    )
+    run_ids = list(stale.values_list("pk", flat=True))
+    from assessments.tasks import score_campaign as task
+
+    for run_id in run_ids:
+        task.delay(run_id)
+    return run_ids
