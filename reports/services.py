@@ -10,7 +10,7 @@ import traceback
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Department
@@ -175,25 +175,34 @@ FIGURES = (
 )  # fmt: skip
 
 
+STORED_COLUMNS = (
+    "department_id", "domain_code", "breakdown_attribute", "breakdown_value", "suppressed",
+    *FIGURES,
+)  # fmt: skip
+
+
 def _store(run: ResultRun, frame: pd.DataFrame) -> None:
+    """Write every cell of the run in one statement, whatever the number of cells."""
     DomainResult.objects.filter(run=run).delete()  # leftovers of an interrupted attempt
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    rows = []
-    for record in records:
-        suppressed = bool(record["suppressed"])
-        figures = {} if suppressed else {name: record[name] for name in FIGURES}
-        rows.append(
-            DomainResult(
-                run=run,
-                department_id=record["department_id"],
-                domain_code=record["domain_code"],
-                breakdown_attribute=record["breakdown_attribute"] or "",
-                breakdown_value=record["breakdown_value"] or "",
-                suppressed=suppressed,
-                **figures,
-            )
-        )
-    DomainResult.objects.bulk_create(rows, batch_size=5000)
+    records = frame.astype(object).where(frame.notna(), None)
+    # A suppressed cell carries no figure: clear them here too, whatever the frame held.
+    records.loc[records["suppressed"].astype(bool), list(FIGURES)] = None
+    records["breakdown_attribute"] = records["breakdown_attribute"].fillna("")
+    records["breakdown_value"] = records["breakdown_value"].fillna("")
+    rows = records[list(STORED_COLUMNS)].itertuples(index=False, name=None)
+    if connection.vendor == "postgresql":
+        table = DomainResult._meta.db_table
+        columns = ", ".join(("run_id", *STORED_COLUMNS))
+        connection.ensure_connection()
+        raw = connection.connection  # psycopg's own connection: Django has no COPY API
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((run.pk, *row))
+        return
+    DomainResult.objects.bulk_create(
+        [DomainResult(run=run, **dict(zip(STORED_COLUMNS, row, strict=True))) for row in rows],
+        batch_size=500,
+    )
 
 
 def result_runs_sweep(*, now: dt.datetime | None = None) -> list[int]:

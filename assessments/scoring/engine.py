@@ -131,13 +131,6 @@ class Tree:
         bottom_up = np.argsort(-depth[: len(ids)], kind="stable")
         return cls(ids=ids, parent=parent, bottom_up=bottom_up)
 
-    def roll_up(self, direct: np.ndarray) -> np.ndarray:
-        """Totals per node including every descendant; first axis indexes nodes (N + 1)."""
-        rolled = direct.copy()
-        for node in self.bottom_up:
-            rolled[self.parent[node]] += rolled[node]
-        return rolled
-
     def children(self) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
         for node, parent in enumerate(self.parent):
@@ -150,17 +143,40 @@ class Tree:
 
 
 def _sums(groups: np.ndarray, size: int, scores: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """Per group and domain: count, sum, sum of squares, high-risk count. Shape (size, D, 4)."""
+    """Per group and domain: count, sum, sum of squared deviations from the group mean (M2)
+    and high-risk count. Shape (size, D, 4). Two passes, so M2 keeps full precision."""
     out = np.zeros((size, scores.shape[1], 4))
     for d in range(scores.shape[1]):
         column = scores[:, d]
         valid = ~np.isnan(column)
         where, values = groups[valid], column[valid]
-        out[:, d, 0] = np.bincount(where, minlength=size)
-        out[:, d, 1] = np.bincount(where, weights=values, minlength=size)
-        out[:, d, 2] = np.bincount(where, weights=values * values, minlength=size)
+        count = np.bincount(where, minlength=size)
+        total = np.bincount(where, weights=values, minlength=size)
+        mean = np.divide(total, count, out=np.zeros(size), where=count > 0)
+        out[:, d, 0] = count
+        out[:, d, 1] = total
+        out[:, d, 2] = np.bincount(where, weights=(values - mean[where]) ** 2, minlength=size)
         out[:, d, 3] = np.bincount(where, weights=flags[valid, d], minlength=size)
     return out
+
+
+def _roll_up_stats(tree: Tree, direct: np.ndarray) -> np.ndarray:
+    """Add each node's statistics into its parent's, deepest first (Chan's pairwise update
+    for M2, so a parent's spread includes the spread between its children's means)."""
+    rolled = direct.copy()
+    for node in tree.bottom_up:
+        parent = tree.parent[node]
+        a, b = rolled[parent], rolled[node]
+        n_a, n_b = a[..., 0], b[..., 0]
+        n = n_a + n_b
+        mean_a = np.divide(a[..., 1], n_a, out=np.zeros_like(n_a), where=n_a > 0)
+        mean_b = np.divide(b[..., 1], n_b, out=np.zeros_like(n_b), where=n_b > 0)
+        between = np.divide(n_a * n_b, n, out=np.zeros_like(n), where=n > 0)
+        a[..., 2] += b[..., 2] + (mean_b - mean_a) ** 2 * between
+        a[..., 0] = n
+        a[..., 1] += b[..., 1]
+        a[..., 3] += b[..., 3]
+    return rolled
 
 
 def band_of(mean: float, domain: DomainModel) -> str:
@@ -191,9 +207,9 @@ def risk_score(mean: float, domain: DomainModel) -> float:
 
 
 def _figures(sums: np.ndarray, domain: DomainModel) -> dict:
-    n, total, squares, risky = sums
+    n, total, m2, risky = sums
     mean = total / n
-    sd = float(np.sqrt(max(squares - total * total / n, 0.0) / (n - 1))) if n > 1 else None
+    sd = float(np.sqrt(m2 / (n - 1))) if n > 1 else None
     return {
         "n": int(n),
         "mean": float(mean),
@@ -267,7 +283,7 @@ def score_campaign(
     for _, categories, groups, layer_scores, layer_flags in layers:
         width = len(categories)
         direct = _sums(groups, size * width, layer_scores, layer_flags)
-        sums.append(tree.roll_up(direct.reshape(size, width, len(model.domains), 4)))
+        sums.append(_roll_up_stats(tree, direct.reshape(size, width, len(model.domains), 4)))
 
     published = _suppress(tree, layers, sums, model, k)
 

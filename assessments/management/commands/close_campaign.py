@@ -1,0 +1,24 @@
+"""Close an open campaign now: answers stop at once and scoring is requested."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from assessments.models import Campaign, CampaignStatus
+from assessments.services import campaign_transition
+
+
+class Command(BaseCommand):
+    help = "Close an open campaign by id. It stops accepting answers and its scoring is queued."
+
+    def add_arguments(self, parser):
+        parser.add_argument("campaign_id", type=int)
+
+    def handle(self, *args, campaign_id: int, **options):
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is None:
+            raise CommandError(f"No campaign with id {campaign_id}.")
+        try:
+            campaign = campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Campaign '{campaign}' is closed; scoring queued."))

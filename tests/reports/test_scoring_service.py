@@ -1,0 +1,198 @@
+"""Scoring runs: requested on close, complete before current, idempotent, failures recorded."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.selectors import scope_for
+from assessments.models import CampaignStatus
+from assessments.services import campaign_transition
+from reports.models import DomainResult, ResultRun, RunStatus
+from reports.selectors import (
+    campaign_results,
+    current_run,
+    department_results,
+    departments_by_priority,
+    heatmap,
+    top_risks,
+)
+from reports.services import ScoringRefusedError, result_run_execute, result_run_request
+from tests.factories import MembershipFactory, UserFactory
+from tests.reports.scoring_fixtures import build_tree, closed_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tree(organization):
+    return build_tree(organization)
+
+
+@pytest.fixture
+def campaign(organization, core_instrument, tree):
+    return closed_campaign(organization, core_instrument, tree)
+
+
+def _close_and_score(campaign, capture):
+    with capture(execute=True):
+        campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    return current_run(campaign=campaign)
+
+
+def test_closing_scores_the_campaign(campaign, tree, django_capture_on_commit_callbacks):
+    run = _close_and_score(campaign, django_capture_on_commit_callbacks)
+    assert run is not None and run.status == RunStatus.DONE and run.is_current
+    assert run.response_count == 20
+    assert run.duration_ms is not None and run.attempts == 1
+    cells = {
+        (c.department_id, c.domain_code): c
+        for c in DomainResult.objects.filter(run=run, breakdown_attribute="")
+    }
+    # Tiny (2) is hidden; Ops has 5 + 6 + 2 = 13, of which 5 + 2 = 7 are not in a shown
+    # child: at least k, so North (6) stays shown.
+    north, tiny, ops = (cells[(tree[n].pk, "demands")] for n in ("north", "tiny", "ops"))
+    # Everyone in North answered 4 everywhere; DEM5 is reverse-keyed (4 → 2): (4·4 + 2) / 5.
+    assert (north.suppressed, north.n) == (False, 6)
+    assert north.mean == pytest.approx(3.6) and north.sd == pytest.approx(0.0)
+    assert tiny.suppressed and tiny.n is None and tiny.mean is None and tiny.band is None
+    assert (ops.suppressed, ops.n) == (False, 13)
+    assert cells[(None, "demands")].n == 20
+
+
+def test_an_open_campaign_is_refused(campaign):
+    with pytest.raises(ScoringRefusedError, match="results are computed only after it closes"):
+        result_run_request(campaign=campaign)
+    assert not ResultRun.objects.exists()
+
+
+def test_a_waiting_run_is_reused(campaign):
+    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)  # requests a run
+    first = ResultRun.objects.get()
+    assert result_run_request(campaign=campaign) == first
+    assert ResultRun.objects.count() == 1
+
+
+def test_execute_twice_writes_once(campaign):
+    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    run = ResultRun.objects.get()
+    result_run_execute(run_id=run.pk)
+    rows = DomainResult.objects.filter(run=run).count()
+    again = result_run_execute(run_id=run.pk)
+    assert again.status == RunStatus.DONE and again.attempts == 1
+    assert DomainResult.objects.filter(run=run).count() == rows
+
+
+def test_failed_run_records_its_error_and_keeps_the_previous_current(
+    campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    good = _close_and_score(campaign, django_capture_on_commit_callbacks)
+
+    def broken(_campaign):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("reports.services._compute", broken)
+    retry = result_run_request(campaign=campaign)
+    failed = result_run_execute(run_id=retry.pk)
+    assert failed.status == RunStatus.FAILED
+    assert "RuntimeError: disk full" in failed.error
+    assert not failed.is_current
+    assert current_run(campaign=campaign) == good
+    assert not DomainResult.objects.filter(run=failed).exists()
+
+
+def test_a_new_run_replaces_the_current_one(campaign, django_capture_on_commit_callbacks):
+    first = _close_and_score(campaign, django_capture_on_commit_callbacks)
+    out = __import__("io").StringIO()
+    call_command("score_campaign", campaign.pk, now=True, stdout=out)
+    second = current_run(campaign=campaign)
+    assert second != first and second.status == RunStatus.DONE
+    assert ResultRun.objects.filter(campaign=campaign, is_current=True).count() == 1
+    assert "20 responses" in out.getvalue()
+
+
+def test_score_command_refuses_an_open_campaign(campaign):
+    with pytest.raises(CommandError, match="only after it closes"):
+        call_command("score_campaign", campaign.pk, now=True)
+
+
+def test_breakdowns_are_scored_and_suppressed(
+    organization, core_instrument, tree, django_capture_on_commit_callbacks
+):
+    from tests.reports.scoring_fixtures import add_responses
+
+    campaign = closed_campaign(organization, core_instrument, tree, attributes_used=["tenure_band"])
+    add_responses(campaign, tree["sales"], 5, 3, tenure_band="over 10 years")
+    add_responses(campaign, tree["sales"], 1, 3, tenure_band="under 1 year")
+    run = _close_and_score(campaign, django_capture_on_commit_callbacks)
+    sales = DomainResult.objects.filter(
+        run=run, department=tree["sales"], domain_code="demands", breakdown_attribute="tenure_band"
+    )
+    by_value = {c.breakdown_value: c for c in sales}
+    # Sales has 13: 5 over 10 years, 1 under 1 year, 7 without the attribute. The 1 is hidden;
+    # 7 + 1 = 8 uncovered is at least k, so the 5 stays published.
+    assert by_value["under 1 year"].suppressed
+    assert not by_value["over 10 years"].suppressed and by_value["over 10 years"].n == 5
+
+
+def test_selectors_follow_the_viewers_scope(
+    organization, campaign, tree, django_capture_on_commit_callbacks
+):
+    _close_and_score(campaign, django_capture_on_commit_callbacks)
+    analyst = scope_for(
+        user=MembershipFactory(organization=organization, role="analyst").user,
+        organization=organization,
+    )
+    manager = scope_for(
+        user=MembershipFactory(
+            organization=organization, role="manager", scope_department=tree["ops"]
+        ).user,
+        organization=organization,
+    )
+    stranger = scope_for(user=UserFactory(), organization=organization)
+
+    whole = heatmap(scope=analyst, campaign=campaign)
+    assert whole.rows[0][0] is None  # the organisation first
+    assert len(whole.domains) == 10
+    ops_only = heatmap(scope=manager, campaign=campaign)
+    assert {d.name for d, _ in ops_only.rows} == {"Ops", "North", "Tiny"}
+    assert (
+        not campaign_results(scope=manager, campaign=campaign)
+        .filter(department__isnull=True)
+        .exists()
+    )
+    with pytest.raises(Exception, match="outside your scope"):
+        department_results(scope=manager, campaign=campaign, department=tree["sales"])
+    with pytest.raises(Exception, match="cannot see"):
+        campaign_results(scope=stranger, campaign=campaign)
+
+    risks = top_risks(scope=analyst, campaign=campaign)
+    assert len(risks) == 3 and all(r.department_id is None for r in risks)
+    assert risks[0].risk_score >= risks[1].risk_score >= risks[2].risk_score
+    ranked = departments_by_priority(scope=analyst, campaign=campaign)
+    assert ranked[0].department.name in {"North", "Sales", "Ops"}
+    assert all(not r.suppressed for r in ranked)
+
+
+def test_the_fixed_example_a3_b6_under_p9(organization, core_instrument):
+    """DESIGN's example: A(3) + B(6) under P(9) with k=5 → A and B hidden, P shown."""
+    from accounts.services import department_create
+    from tests.reports.scoring_fixtures import add_responses
+
+    p = department_create(organization=organization, name="P")
+    a = department_create(organization=organization, name="A", parent=p)
+    b = department_create(organization=organization, name="B", parent=p)
+    campaign = closed_campaign(
+        organization, core_instrument, {"ops": p, "sales": p, "north": a, "tiny": b}
+    )
+    DomainResultQS = DomainResult.objects
+    campaign.responses.all().delete()
+    add_responses(campaign, a, 3, 2)
+    add_responses(campaign, b, 6, 4)
+    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    run = result_run_execute(run_id=ResultRun.objects.get(campaign=campaign).pk)
+    shown = {
+        c.department.name: not c.suppressed
+        for c in DomainResultQS.filter(run=run, domain_code="control", department__isnull=False)
+        .filter(breakdown_attribute="")
+        .select_related("department")
+    }
+    assert shown == {"P": True, "A": False, "B": False}
