@@ -5,6 +5,7 @@ DATABASE_URL and CELERY_BROKER_URL and fails the run if any test is skipped.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -50,52 +51,74 @@ def _database_url_for_tests() -> str:
     return f"postgres://{credentials}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real `celery worker` process consuming both queues against the test database."""
-    env = {
+def start_worker(
+    name: str, *, queues: str = "default,reports", pool: str = "solo", env: dict | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """Start a `celery worker` against the test database; returns it and its log file."""
+    environment = {
         **os.environ,
         "DATABASE_URL": _database_url_for_tests(),
         # The worker must not keep connections open across tests: transactional tests truncate.
         "CONN_MAX_AGE": "0",
+        **(env or {}),
     }
-    log_path = ROOT / "test-results" / "celery-worker.log"
+    log_path = ROOT / "test-results" / f"{name}.log"
     log_path.parent.mkdir(exist_ok=True)
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "--pool", pool, "--concurrency", "1", "--queues", queues,
+        "--hostname", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
+        "--without-heartbeat", "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                "default,reports",
-                "--hostname",
-                f"pytest-{os.getpid()}@%h",
-                "--loglevel",
-                "INFO",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
+    _wait_until_ready(process, log_path)
+    return process, log_path
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        _wait_until_ready(process, log_path)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real `celery worker` process consuming both queues against the test database."""
+    process, _ = start_worker("celery-worker")
+    try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    """A private Redis server for tests that stop and restart their broker."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start on port {port}")
 
 
 def _wait_until_ready(process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
