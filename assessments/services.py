@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import reduce
@@ -15,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -656,13 +657,19 @@ _REASON_TEXT = {"not_open_yet": "not open yet", "closed": "closed"}
 
 def campaign_closed_reason(*, campaign: Campaign, now: dt.datetime) -> str | None:
     """Why a campaign does not accept answers right now ("not_open_yet", "closed"), or None."""
-    if campaign.status == CampaignStatus.CLOSED:
+    return _closed_reason(campaign.status, campaign.opens_at, campaign.closes_at, now)
+
+
+def _closed_reason(
+    status: str, opens_at: dt.datetime | None, closes_at: dt.datetime | None, now: dt.datetime
+) -> str | None:
+    if status == CampaignStatus.CLOSED:
         return "closed"
-    if campaign.closes_at is not None and now >= campaign.closes_at:
+    if closes_at is not None and now >= closes_at:
         return "closed"  # past its end: refused at once, before the beat task closes it
-    if campaign.status != CampaignStatus.OPEN:
+    if status != CampaignStatus.OPEN:
         return "not_open_yet"
-    if campaign.opens_at is not None and now < campaign.opens_at:
+    if opens_at is not None and now < opens_at:
         return "not_open_yet"
     return None
 
@@ -687,42 +694,96 @@ class AnswersInvalidError(Exception):
         self.errors = errors
 
 
-@transaction.atomic
+# What the submission needs to know, read in one narrow query (no model instances: this is
+# the hot path of a campaign's first morning).
+_SUBMISSION_FIELDS = (
+    "completed_on", "organization_id", "department_id", "campaign_id", "campaign__status",
+    "campaign__opens_at", "campaign__closes_at", "campaign__instrument_id",
+    "campaign__attributes_used", "employee__attributes",
+)  # fmt: skip
+
+
 def response_submit(
     *, invitation_id: int, answers: Mapping[str, Any], now: dt.datetime | None = None
-) -> Response:
+) -> uuid.UUID:
     """Store one anonymous response and mark the invitation completed, or change nothing.
 
-    The invitation row is locked so that two submissions with the same link cannot both pass.
-    Only two rows are written: the Response (department snapshot, packed answers, the coarse
-    attributes the campaign uses; no date or time) and the invitation's completion date.
+    The invitation is claimed by a conditional UPDATE (still not completed, campaign still
+    open) in the transaction that stores the response: of two submissions with the same link,
+    the second waits on the first's row lock, then finds nothing to claim. Only two rows are
+    written: the Response (department snapshot, packed answers, the coarse attributes the
+    campaign uses; no date or time) and the invitation's completion date. Returns the new
+    response's id.
     """
     now = now or timezone.now()
-    invitation = (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("campaign", "employee")
-        .get(pk=invitation_id)
-    )
-    if invitation.completed_on is not None:
+    row = Invitation.objects.filter(pk=invitation_id).values_list(*_SUBMISSION_FIELDS).first()
+    if row is None:
+        raise Invitation.DoesNotExist(f"no invitation {invitation_id}")
+    (completed_on, organization_id, department_id, campaign_id, status, opens_at, closes_at,
+     instrument_id, attributes_used, employee_attributes) = row  # fmt: skip
+    if completed_on is not None:
         raise InvitationCompletedError()
-    campaign = invitation.campaign
-    if reason := campaign_closed_reason(campaign=campaign, now=now):
+    reason = _closed_reason(status, opens_at, closes_at, now)
+    if reason:
         raise CampaignNotOpenError(reason)
-    spec = instrument_spec(campaign.instrument_id)
+    spec = instrument_spec(instrument_id)
     values, errors = parse_answers(spec.items, answers)
     if errors:
         raise AnswersInvalidError(errors)
     attributes = {
-        name: invitation.employee.attributes[name]
-        for name in campaign.attributes_used
-        if name in invitation.employee.attributes
+        name: employee_attributes[name] for name in attributes_used if name in employee_attributes
     }
-    response = Response.objects.create(
-        organization_id=invitation.organization_id,
-        campaign_id=campaign.pk,
-        department_id=invitation.department_id,
-        answers=encode_answers(values, spec.scales),
-        attributes=attributes,
-    )
-    Invitation.objects.filter(pk=invitation.pk).update(completed_on=timezone.localdate(now))
-    return response
+    response_id = uuid.uuid4()
+    with transaction.atomic():
+        # Conditions on the invitation row itself, not through a join (a join would move them
+        # into a subquery that PostgreSQL does not re-check after waiting for the row lock).
+        still_open = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.OPEN)
+        claimed = Invitation.objects.filter(
+            pk=invitation_id,
+            completed_on__isnull=True,
+            campaign_id__in=still_open.values("pk"),
+        ).update(completed_on=timezone.localdate(now))
+        if claimed != 1:
+            _raise_unclaimed(invitation_id, now)
+        _insert_response(
+            response_id=response_id,
+            organization_id=organization_id,
+            campaign_id=campaign_id,
+            department_id=department_id,
+            answers=encode_answers(values, spec.scales),
+            attributes=attributes,
+        )
+    return response_id
+
+
+def _raise_unclaimed(invitation_id: int, now: dt.datetime) -> None:
+    """Say why a claim found nothing: answered meanwhile, or the campaign closed meanwhile."""
+    invitation = Invitation.objects.select_related("campaign").get(pk=invitation_id)
+    if invitation.completed_on is not None:
+        raise InvitationCompletedError()
+    raise CampaignNotOpenError(campaign_closed_reason(campaign=invitation.campaign, now=now))
+
+
+def _insert_response(**values: Any) -> None:
+    """INSERT one Response without building a model instance (the submission's hot path)."""
+    fields = {
+        "id": values["response_id"],
+        "organization_id": values["organization_id"],
+        "campaign_id": values["campaign_id"],
+        "department_id": values["department_id"],
+        "answers": values["answers"],
+        "attributes": values["attributes"],
+    }
+    meta = Response._meta
+    columns, params = [], []
+    for name, value in fields.items():
+        model_field = meta.get_field(name.removesuffix("_id") if name != "id" else name)
+        columns.append(connection.ops.quote_name(model_field.column))
+        params.append(model_field.get_db_prep_save(value, connection))
+    placeholders = ", ".join(["%s"] * len(params))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
+            f"({', '.join(columns)}) VALUES ({placeholders})",
+            params,
+        )

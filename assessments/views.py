@@ -32,6 +32,8 @@ from assessments.services import (
 COOKIE = "plimsoll_survey"
 COOKIE_SALT = "plimsoll.survey"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # longer than any campaign runs; closing ends it anyway
+# Form fields that are not answers.
+FORM_FIELDS = {"csrfmiddlewaretoken", "lang", "c"}
 
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
@@ -66,19 +68,27 @@ def _blocked(request, invitation: Invitation, language: str) -> HttpResponse | N
     return None
 
 
-def _from_cookie(request) -> tuple[Invitation | None, str]:
+def _cookie_values(request) -> tuple[int | None, str]:
+    """The invitation id and language from the signed survey cookie (no database access)."""
     try:
         data = signing.loads(
             request.COOKIES.get(COOKIE, ""), salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
         )
     except signing.BadSignature:
         return None, "en"
+    invitation_id = data.get("i")
+    return (invitation_id if isinstance(invitation_id, int) else None), data.get("l", "en")
+
+
+def _from_cookie(request) -> tuple[Invitation | None, str]:
+    invitation_id, language = _cookie_values(request)
+    if invitation_id is None:
+        return None, language
     invitation = (
         Invitation.objects.select_related("campaign", "campaign__organization", "department")
-        .filter(pk=data.get("i"))
+        .filter(pk=invitation_id)
         .first()
     )
-    language = data.get("l", "en")
     return invitation, language
 
 
@@ -182,39 +192,50 @@ def start(request: HttpRequest, invitation: Invitation, language: str) -> HttpRe
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_GET
 @_survey_view
-def questions(request: HttpRequest, invitation: Invitation, language: str) -> HttpResponse:
+def _questions_page(request: HttpRequest, invitation: Invitation, language: str) -> HttpResponse:
+    spec = instrument_spec(invitation.campaign.instrument_id)
+    return _page(request, "survey/questions.html", _questions_context(spec, invitation, language))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def questions(request: HttpRequest) -> HttpResponse:
     """All questions, grouped by domain; POST submits them."""
-    campaign = invitation.campaign
-    spec = instrument_spec(campaign.instrument_id)
-    submitted: dict[str, str] = {}
-    errors: list[AnswerError] = []
-    if request.method == "POST":
-        submitted = {
-            key: value
-            for key, value in request.POST.items()
-            if key not in {"csrfmiddlewaretoken", "lang"}
-        }
-        try:
-            response_submit(invitation_id=invitation.pk, answers=submitted)
-        except InvitationCompletedError:
-            return _page(request, "survey/completed.html", {"campaign": campaign}, status=409)
-        except CampaignNotOpenError as exc:
-            context = {"campaign": campaign, "reason": exc.reason}
-            return _page(request, "survey/unavailable.html", context, status=410)
-        except AnswersInvalidError as exc:
-            errors = exc.errors
-        else:
-            response = redirect(f"{reverse('survey:thanks')}?lang={language}&c={campaign.pk}")
-            response.delete_cookie(COOKIE, path="/s/")
-            return response
-    return _page(
-        request,
-        "survey/questions.html",
-        _questions_context(spec, invitation, language, submitted, errors),
-        status=400 if errors else 200,
-    )
+    if request.method == "GET":
+        return _questions_page(request)
+    # Submitting touches the database only to store the answers: everything else comes from
+    # the signed cookie, and the full invitation is loaded only to explain a refusal.
+    if wait := rate_limited(request, scope="survey"):
+        return _too_many(request, wait)
+    invitation_id, language = _cookie_values(request)
+    if invitation_id is None:
+        return _not_found(request, language)
+    translation.activate(language)
+    submitted = {key: value for key, value in request.POST.items() if key not in FORM_FIELDS}
+    try:
+        response_submit(invitation_id=invitation_id, answers=submitted)
+    except Invitation.DoesNotExist:
+        return _not_found(request, language)
+    except (InvitationCompletedError, CampaignNotOpenError):
+        invitation, _ = _from_cookie(request)
+        return _blocked(request, invitation, language) or _page(
+            request, "survey/completed.html", {"campaign": invitation.campaign}, status=409
+        )
+    except AnswersInvalidError as exc:
+        invitation, _ = _from_cookie(request)
+        spec = instrument_spec(invitation.campaign.instrument_id)
+        context = _questions_context(spec, invitation, language, submitted, exc.errors)
+        return _page(request, "survey/questions.html", context, status=400)
+    # The campaign id lets the thank-you page clear this browser's draft.
+    campaign_id = request.POST.get("c", "")
+    thanks = f"{reverse('survey:thanks')}?lang={language}"
+    if campaign_id.isdigit():
+        thanks += f"&c={campaign_id}"
+    response = redirect(thanks)
+    response.delete_cookie(COOKIE, path="/s/")
+    return response
 
 
 def _error_text(error: AnswerError) -> str:
@@ -233,9 +254,11 @@ def _questions_context(
     spec: InstrumentSpec,
     invitation: Invitation,
     language: str,
-    submitted: dict[str, str],
-    errors: list[AnswerError],
+    submitted: dict[str, str] | None = None,
+    errors: list[AnswerError] | None = None,
 ) -> dict:
+    submitted = submitted or {}
+    errors = errors or []
     by_code = {e.code: e for e in errors if e.number is not None}
     parts = []
     for index, domain in enumerate(spec.domains, start=1):

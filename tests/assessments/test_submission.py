@@ -51,13 +51,13 @@ def test_valid_submission_writes_the_response_and_the_completion_date_only(
     invitation_before = Invitation.objects.filter(pk=invitation.pk).values().get()
     moment = timezone.now()
 
-    response = response_submit(invitation_id=invitation.pk, answers=answers, now=moment)
+    response_id = response_submit(invitation_id=invitation.pk, answers=answers, now=moment)
 
     after = _row_counts()
     changed = {label for label in after if after[label] != before[label]}
     assert changed == {"assessments.Response"}
     assert after["assessments.Response"] == before["assessments.Response"] + 1
-    stored = Response.objects.get(pk=response.pk)
+    stored = Response.objects.get(pk=response_id)
     assert stored.department_id == invitation.department_id
     # Only the attributes the campaign uses are copied.
     assert stored.attributes == {"tenure_band": "1-3 years"}

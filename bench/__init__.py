@@ -1,0 +1,1 @@
+"""Load benchmarks run with `make bench-*`; never imported by the application."""
