@@ -694,74 +694,127 @@ class AnswersInvalidError(Exception):
         self.errors = errors
 
 
-# What the submission needs to know, read in one narrow query (no model instances: this is
-# the hot path of a campaign's first morning).
-_SUBMISSION_FIELDS = (
-    "completed_on", "organization_id", "department_id", "campaign_id", "campaign__status",
-    "campaign__opens_at", "campaign__closes_at", "campaign__instrument_id",
-    "campaign__attributes_used", "employee__attributes",
-)  # fmt: skip
+@dataclass(frozen=True)
+class SubmissionContext:
+    """What storing a response needs to know about its invitation.
+
+    Read from the database by `submission_context`, or carried in the survey's signed cookie,
+    so that the busiest moment of a campaign costs the database two statements per answer.
+    """
+
+    invitation_id: int
+    campaign_id: int
+    organization_id: int
+    department_id: int
+    instrument_id: int
+    attributes: dict  # the employee's coarse attributes that the campaign uses
+
+
+def submission_context(*, invitation: Invitation) -> SubmissionContext:
+    """The context of an invitation loaded with its campaign and employee."""
+    campaign, employee = invitation.campaign, invitation.employee
+    return SubmissionContext(
+        invitation_id=invitation.pk,
+        campaign_id=campaign.pk,
+        organization_id=invitation.organization_id,
+        department_id=invitation.department_id,
+        instrument_id=campaign.instrument_id,
+        attributes={
+            name: employee.attributes[name]
+            for name in campaign.attributes_used
+            if name in employee.attributes
+        },
+    )
 
 
 def response_submit(
-    *, invitation_id: int, answers: Mapping[str, Any], now: dt.datetime | None = None
+    *,
+    invitation_id: int,
+    answers: Mapping[str, Any],
+    now: dt.datetime | None = None,
+    context: SubmissionContext | None = None,
 ) -> uuid.UUID:
     """Store one anonymous response and mark the invitation completed, or change nothing.
 
-    The invitation is claimed by a conditional UPDATE (still not completed, campaign still
-    open) in the transaction that stores the response: of two submissions with the same link,
-    the second waits on the first's row lock, then finds nothing to claim. Only two rows are
+    The invitation is claimed by one conditional UPDATE (not completed, campaign open now) in
+    the transaction that stores the response: of two submissions with the same link, the
+    second waits on the first's row lock, then finds nothing to claim. Only two rows are
     written: the Response (department snapshot, packed answers, the coarse attributes the
     campaign uses; no date or time) and the invitation's completion date. Returns the new
     response's id.
     """
     now = now or timezone.now()
-    row = Invitation.objects.filter(pk=invitation_id).values_list(*_SUBMISSION_FIELDS).first()
-    if row is None:
-        raise Invitation.DoesNotExist(f"no invitation {invitation_id}")
-    (completed_on, organization_id, department_id, campaign_id, status, opens_at, closes_at,
-     instrument_id, attributes_used, employee_attributes) = row  # fmt: skip
-    if completed_on is not None:
-        raise InvitationCompletedError()
-    reason = _closed_reason(status, opens_at, closes_at, now)
-    if reason:
-        raise CampaignNotOpenError(reason)
-    spec = instrument_spec(instrument_id)
+    if context is None:
+        invitation = (
+            Invitation.objects.select_related("campaign", "employee").filter(pk=invitation_id)
+        ).first()
+        if invitation is None:
+            raise Invitation.DoesNotExist(f"no invitation {invitation_id}")
+        context = submission_context(invitation=invitation)
+    elif context.invitation_id != invitation_id:
+        raise ValueError("the submission context belongs to another invitation")
+    spec = instrument_spec(context.instrument_id)
     values, errors = parse_answers(spec.items, answers)
     if errors:
+        # Answering a completed or closed survey says so, not "fix question 3".
+        _raise_if_not_answerable(invitation_id, now)
         raise AnswersInvalidError(errors)
-    attributes = {
-        name: employee_attributes[name] for name in attributes_used if name in employee_attributes
-    }
     response_id = uuid.uuid4()
     with transaction.atomic():
-        # Conditions on the invitation row itself, not through a join (a join would move them
-        # into a subquery that PostgreSQL does not re-check after waiting for the row lock).
-        still_open = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.OPEN)
-        claimed = Invitation.objects.filter(
-            pk=invitation_id,
-            completed_on__isnull=True,
-            campaign_id__in=still_open.values("pk"),
-        ).update(completed_on=timezone.localdate(now))
-        if claimed != 1:
-            _raise_unclaimed(invitation_id, now)
+        if not _claim(invitation_id, context.campaign_id, now):
+            _raise_if_not_answerable(invitation_id, now)
+            raise InvitationCompletedError()  # claimed and released meanwhile: treat as done
         _insert_response(
             response_id=response_id,
-            organization_id=organization_id,
-            campaign_id=campaign_id,
-            department_id=department_id,
+            organization_id=context.organization_id,
+            campaign_id=context.campaign_id,
+            department_id=context.department_id,
             answers=encode_answers(values, spec.scales),
-            attributes=attributes,
+            attributes=context.attributes,
         )
     return response_id
 
 
-def _raise_unclaimed(invitation_id: int, now: dt.datetime) -> None:
-    """Say why a claim found nothing: answered meanwhile, or the campaign closed meanwhile."""
+def _claim(invitation_id: int, campaign_id: int, now: dt.datetime) -> bool:
+    """Mark the invitation completed if it is not yet and its campaign accepts answers now.
+
+    Plain SQL on the hot path. The conditions sit on the invitation row itself, so PostgreSQL
+    re-checks them after waiting for a concurrent claim of the same row.
+    """
+    q = connection.ops.quote_name
+    invitation = Invitation._meta
+    campaign = Campaign._meta
+    column = {f.name: q(f.column) for f in (*invitation.concrete_fields, *campaign.concrete_fields)}
+    sql = (
+        f"UPDATE {q(invitation.db_table)} SET {column['completed_on']} = %s "
+        f"WHERE {q(invitation.pk.column)} = %s AND {column['completed_on']} IS NULL "
+        f"AND {q(invitation.get_field('campaign').column)} IN ("
+        f"SELECT {q(campaign.pk.column)} FROM {q(campaign.db_table)} "
+        f"WHERE {q(campaign.pk.column)} = %s AND {column['status']} = %s "
+        f"AND ({column['opens_at']} IS NULL OR {column['opens_at']} <= %s) "
+        f"AND ({column['closes_at']} IS NULL OR {column['closes_at']} > %s))"
+    )
+    moment = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        connection.ops.adapt_datefield_value(timezone.localdate(now)),
+        invitation_id,
+        campaign_id,
+        CampaignStatus.OPEN.value,
+        moment,
+        moment,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def _raise_if_not_answerable(invitation_id: int, now: dt.datetime) -> None:
+    """Raise the reason this invitation cannot answer now, if there is one."""
     invitation = Invitation.objects.select_related("campaign").get(pk=invitation_id)
     if invitation.completed_on is not None:
         raise InvitationCompletedError()
-    raise CampaignNotOpenError(campaign_closed_reason(campaign=invitation.campaign, now=now))
+    if reason := campaign_closed_reason(campaign=invitation.campaign, now=now):
+        raise CampaignNotOpenError(reason)
 
 
 def _insert_response(**values: Any) -> None:

@@ -24,8 +24,10 @@ from assessments.services import (
     AnswersInvalidError,
     CampaignNotOpenError,
     InvitationCompletedError,
+    SubmissionContext,
     campaign_closed_reason,
     response_submit,
+    submission_context,
     token_hash,
 )
 
@@ -33,7 +35,7 @@ COOKIE = "plimsoll_survey"
 COOKIE_SALT = "plimsoll.survey"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # longer than any campaign runs; closing ends it anyway
 # Form fields that are not answers.
-FORM_FIELDS = {"csrfmiddlewaretoken", "lang", "c"}
+FORM_FIELDS = {"csrfmiddlewaretoken", "lang"}
 
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
@@ -68,34 +70,68 @@ def _blocked(request, invitation: Invitation, language: str) -> HttpResponse | N
     return None
 
 
-def _cookie_values(request) -> tuple[int | None, str]:
-    """The invitation id and language from the signed survey cookie (no database access)."""
+def cookie_value(invitation: Invitation, language: str) -> str:
+    """The signed survey cookie: which invitation, in which language, and what storing an
+    answer needs to know (so that submitting needs no extra read). The invitation must come
+    with its campaign and employee."""
+    context = submission_context(invitation=invitation)
+    return signing.dumps(
+        {
+            "i": context.invitation_id,
+            "l": language,
+            "c": context.campaign_id,
+            "o": context.organization_id,
+            "d": context.department_id,
+            "n": context.instrument_id,
+            "a": context.attributes,
+        },
+        salt=COOKIE_SALT,
+    )
+
+
+def _cookie_data(request) -> dict:
     try:
         data = signing.loads(
             request.COOKIES.get(COOKIE, ""), salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
         )
     except signing.BadSignature:
-        return None, "en"
-    invitation_id = data.get("i")
-    return (invitation_id if isinstance(invitation_id, int) else None), data.get("l", "en")
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _cookie_context(data: dict) -> SubmissionContext | None:
+    try:
+        return SubmissionContext(
+            invitation_id=int(data["i"]),
+            campaign_id=int(data["c"]),
+            organization_id=int(data["o"]),
+            department_id=int(data["d"]),
+            instrument_id=int(data["n"]),
+            attributes=dict(data["a"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _from_cookie(request) -> tuple[Invitation | None, str]:
-    invitation_id, language = _cookie_values(request)
-    if invitation_id is None:
+    data = _cookie_data(request)
+    language = data.get("l", "en")
+    if not isinstance(data.get("i"), int):
         return None, language
     invitation = (
-        Invitation.objects.select_related("campaign", "campaign__organization", "department")
-        .filter(pk=invitation_id)
+        Invitation.objects.select_related(
+            "campaign", "campaign__organization", "department", "employee"
+        )
+        .filter(pk=data["i"])
         .first()
     )
     return invitation, language
 
 
-def _set_cookie(response: HttpResponse, invitation_id: int, language: str) -> None:
+def _set_cookie(response: HttpResponse, invitation: Invitation, language: str) -> None:
     response.set_cookie(
         COOKIE,
-        signing.dumps({"i": invitation_id, "l": language}, salt=COOKIE_SALT),
+        cookie_value(invitation, language),
         max_age=COOKIE_MAX_AGE,
         path="/s/",
         httponly=True,
@@ -121,7 +157,7 @@ def entry(request: HttpRequest, token: str) -> HttpResponse:
         return _too_many(request, wait)
     found = (
         InvitationToken.objects.select_related(
-            "invitation", "invitation__campaign", "invitation__campaign__organization"
+            "invitation", "invitation__campaign", "invitation__employee"
         )
         .filter(token_hash=token_hash(token))
         .first()
@@ -133,7 +169,7 @@ def entry(request: HttpRequest, token: str) -> HttpResponse:
     if blocked := _blocked(request, invitation, invitation.language):
         return blocked
     response = redirect("survey:start")
-    _set_cookie(response, invitation.pk, invitation.language)
+    _set_cookie(response, invitation, invitation.language)
     response["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -154,7 +190,7 @@ def _survey_view(handler):
             return blocked
         response = handler(request, invitation, language)
         if switched:
-            _set_cookie(response, invitation.pk, language)
+            _set_cookie(response, invitation, language)
         return response
 
     view.__name__ = handler.__name__
@@ -209,13 +245,15 @@ def questions(request: HttpRequest) -> HttpResponse:
     # the signed cookie, and the full invitation is loaded only to explain a refusal.
     if wait := rate_limited(request, scope="survey"):
         return _too_many(request, wait)
-    invitation_id, language = _cookie_values(request)
-    if invitation_id is None:
+    data = _cookie_data(request)
+    language = data.get("l", "en")
+    context = _cookie_context(data)
+    if context is None:
         return _not_found(request, language)
     translation.activate(language)
     submitted = {key: value for key, value in request.POST.items() if key not in FORM_FIELDS}
     try:
-        response_submit(invitation_id=invitation_id, answers=submitted)
+        response_submit(invitation_id=context.invitation_id, answers=submitted, context=context)
     except Invitation.DoesNotExist:
         return _not_found(request, language)
     except (InvitationCompletedError, CampaignNotOpenError):
@@ -229,11 +267,7 @@ def questions(request: HttpRequest) -> HttpResponse:
         context = _questions_context(spec, invitation, language, submitted, exc.errors)
         return _page(request, "survey/questions.html", context, status=400)
     # The campaign id lets the thank-you page clear this browser's draft.
-    campaign_id = request.POST.get("c", "")
-    thanks = f"{reverse('survey:thanks')}?lang={language}"
-    if campaign_id.isdigit():
-        thanks += f"&c={campaign_id}"
-    response = redirect(thanks)
+    response = redirect(f"{reverse('survey:thanks')}?lang={language}&c={context.campaign_id}")
     response.delete_cookie(COOKIE, path="/s/")
     return response
 

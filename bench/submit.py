@@ -120,7 +120,6 @@ def seed(invitations: int, departments: int, workdir: Path) -> tuple[int, list[s
     Returns the campaign id, the answer field names in item order and a file of
     "<invitation id>\\t<survey cookie>" lines.
     """
-    from django.core import signing
     from django.db import transaction
     from django.utils import timezone
 
@@ -129,7 +128,7 @@ def seed(invitations: int, departments: int, workdir: Path) -> tuple[int, list[s
     from assessments import services
     from assessments.models import DeliveryStatus, Instrument, Invitation
     from assessments.selectors import instrument_spec
-    from assessments.views import COOKIE_SALT
+    from assessments.views import cookie_value
 
     rng = random.Random(1)
     organization = Organization.objects.create(name="Bench Ltd", slug="bench")
@@ -173,11 +172,12 @@ def seed(invitations: int, departments: int, workdir: Path) -> tuple[int, list[s
 
     cookies = workdir / "cookies.tsv"
     # Random order, so that consecutive submissions touch scattered rows as real people would.
-    rows = Invitation.objects.filter(campaign=campaign).order_by("?").values_list("pk", "language")
+    # The same cookie the personal link sets (assessments.views.cookie_value).
+    rows = Invitation.objects.filter(campaign=campaign).order_by("?")
     with cookies.open("w", encoding="ascii") as handle:
-        for pk, language in rows:
-            value = signing.dumps({"i": pk, "l": language}, salt=COOKIE_SALT)
-            handle.write(f"{pk}\t{value}\n")
+        for invitation in rows.select_related("campaign", "employee").iterator(chunk_size=2000):
+            value = cookie_value(invitation, invitation.language)
+            handle.write(f"{invitation.pk}\t{value}\n")
     codes = [item.code for item in instrument_spec(instrument.pk).items]
     return campaign.pk, codes, cookies
 

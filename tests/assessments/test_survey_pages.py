@@ -211,3 +211,39 @@ def test_no_log_line_carries_the_token(client, link, core_instrument):
     assert token not in text
     assert path.split("/")[2] not in text
     assert invitation.employee.email not in text
+
+
+def test_a_forged_submission_context_is_refused(client, link, core_instrument):
+    """The cookie carries what storing needs; changing any of it breaks the signature."""
+    from django.core import signing
+
+    from assessments.views import COOKIE_SALT
+
+    _enter(client, link[1])
+    data = signing.loads(client.cookies[COOKIE].value, salt=COOKIE_SALT)
+    data["d"] = data["d"] + 1  # pretend to belong to another department
+    forged = signing.dumps(data, salt="not-the-salt")
+    client.cookies[COOKIE] = forged
+    page = client.post("/s/questions/", full_answers(core_instrument))
+    assert page.status_code == 404
+    assert not Response.objects.exists()
+
+
+def test_cookie_carries_only_coarse_attributes_the_campaign_uses(
+    client, organization, core_instrument
+):
+    from django.core import signing
+
+    from assessments.views import COOKIE_SALT
+
+    campaign = open_campaign(organization, core_instrument, people=1)
+    campaign.attributes_used = ["tenure_band"]
+    campaign.save()
+    invitation, token = link_token(campaign)
+    invitation.employee.attributes = {"tenure_band": "1-3 years", "site": "North"}
+    invitation.employee.save()
+    _enter(client, f"/s/{token}/")
+    data = signing.loads(client.cookies[COOKIE].value, salt=COOKIE_SALT)
+    assert data["a"] == {"tenure_band": "1-3 years"}
+    client.post("/s/questions/", full_answers(core_instrument))
+    assert Response.objects.get().attributes == {"tenure_band": "1-3 years"}
