@@ -81,3 +81,10 @@ clean:
 .PHONY: bench-submit
 bench-submit: $(VENV)/.installed
 	$(PY) -m bench.submit
+
+# Scoring a closed campaign of 1,000,000 responses (and 100,000) end to end against a floor
+# that only reads the answers, on PostgreSQL at 127.0.0.1 (see bench/scoring.py for BENCH_*
+# settings). Creates and drops its own database, plimsoll_bench_scoring.
+.PHONY: bench-scoring
+bench-scoring: $(VENV)/.installed
+	$(PY) -m bench.scoring

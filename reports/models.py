@@ -76,6 +76,7 @@ RESULT_FIGURES = (
     "trend_ci_low",
     "trend_ci_high",
     "trend_significant",
+    "band_counts",
 )
 
 
@@ -112,6 +113,8 @@ class DomainResult(models.Model):
     trend_ci_low = models.FloatField(null=True, blank=True)
     trend_ci_high = models.FloatField(null=True, blank=True)
     trend_significant = models.BooleanField(null=True, blank=True)
+    # Respondents per band ({"urgent": n, ...}) for department cells; none for breakdowns.
+    band_counts = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

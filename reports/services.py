@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import traceback
@@ -17,7 +18,7 @@ from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import InstrumentModel, score_campaign
 from assessments.selectors import campaign_answer_matrix
-from reports.models import DomainResult, ResultRun, RunStatus
+from reports.models import Action, ActionStatus, DomainResult, ResultRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _previous_results(campaign: Campaign) -> pd.DataFrame | None:
 
 FIGURES = (
     "n", "mean", "sd", "share_high_risk", "risk_score", "band",
-    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant",
+    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant", "band_counts",
 )  # fmt: skip
 
 
@@ -181,26 +182,51 @@ STORED_COLUMNS = (
 )  # fmt: skip
 
 
+def _cell_rows(frame: pd.DataFrame, *, json_as_text: bool):
+    """The frame's cells as tuples in STORED_COLUMNS order, with None for every missing value.
+
+    A suppressed cell gets None for every figure here too, whatever the frame held.
+    """
+    figures = {STORED_COLUMNS.index(name) for name in FIGURES}
+    suppressed_at = STORED_COLUMNS.index("suppressed")
+    text_at = {STORED_COLUMNS.index("breakdown_attribute"), STORED_COLUMNS.index("breakdown_value")}
+    counts_at = STORED_COLUMNS.index("band_counts")
+    for raw in frame[list(STORED_COLUMNS)].itertuples(index=False, name=None):
+        suppressed = bool(raw[suppressed_at])
+        row = []
+        for index, value in enumerate(raw):
+            if index in figures and suppressed:
+                value = None
+            elif index == counts_at:
+                if not isinstance(value, dict):
+                    value = None
+                elif json_as_text:
+                    value = json.dumps(value)
+            elif value is pd.NA or (isinstance(value, float) and value != value):
+                value = None
+            if index in text_at and value is None:
+                value = ""
+            row.append(value)
+        yield tuple(row)
+
+
 def _store(run: ResultRun, frame: pd.DataFrame) -> None:
     """Write every cell of the run in one statement, whatever the number of cells."""
     DomainResult.objects.filter(run=run).delete()  # leftovers of an interrupted attempt
-    records = frame.astype(object).where(frame.notna(), None)
-    # A suppressed cell carries no figure: clear them here too, whatever the frame held.
-    records.loc[records["suppressed"].astype(bool), list(FIGURES)] = None
-    records["breakdown_attribute"] = records["breakdown_attribute"].fillna("")
-    records["breakdown_value"] = records["breakdown_value"].fillna("")
-    rows = records[list(STORED_COLUMNS)].itertuples(index=False, name=None)
     if connection.vendor == "postgresql":
         table = DomainResult._meta.db_table
         columns = ", ".join(("run_id", *STORED_COLUMNS))
         connection.ensure_connection()
         raw = connection.connection  # psycopg's own connection: Django has no COPY API
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
+            for row in _cell_rows(frame, json_as_text=True):  # COPY's text format
                 copy.write_row((run.pk, *row))
         return
     DomainResult.objects.bulk_create(
-        [DomainResult(run=run, **dict(zip(STORED_COLUMNS, row, strict=True))) for row in rows],
+        [
+            DomainResult(run=run, **dict(zip(STORED_COLUMNS, row, strict=True)))
+            for row in _cell_rows(frame, json_as_text=False)
+        ],
         batch_size=500,
     )
 
@@ -220,3 +246,86 @@ def result_runs_sweep(*, now: dt.datetime | None = None) -> list[int]:
     for run_id in run_ids:
         task.delay(run_id)
     return run_ids
+
+
+# --- Action plans -------------------------------------------------------------------------
+
+
+def _action_errors(*, campaign, department, domain_code, title, owner, status) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if department.organization_id != campaign.organization_id:
+        errors["department"] = f"Department '{department}' belongs to another organisation."
+    domains = set(campaign.instrument.domains.values_list("code", flat=True))
+    if domain_code not in domains:
+        errors["domain_code"] = (
+            f"'{domain_code}' is not a domain of {campaign.instrument}; "
+            f"choose one of {', '.join(sorted(domains))}."
+        )
+    if not title.strip():
+        errors["title"] = "An action needs a title."
+    if not owner.strip():
+        errors["owner"] = "Name who carries the action out."
+    if status not in ActionStatus.values:
+        errors["status"] = (
+            f"Unknown status '{status}'; choose one of {', '.join(ActionStatus.values)}."
+        )
+    return errors
+
+
+@transaction.atomic
+def action_create(
+    *,
+    campaign: Campaign,
+    department: Department,
+    domain_code: str,
+    title: str,
+    owner: str,
+    description: str = "",
+    due_date: dt.date | None = None,
+    status: str = ActionStatus.PLANNED,
+) -> Action:
+    """Record an action agreed for one department and domain of a campaign."""
+    errors = _action_errors(
+        campaign=campaign, department=department, domain_code=domain_code, title=title,
+        owner=owner, status=status,
+    )  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
+    return Action.objects.create(
+        organization_id=campaign.organization_id,
+        campaign=campaign,
+        department=department,
+        domain_code=domain_code,
+        title=title.strip(),
+        description=description.strip(),
+        owner=owner.strip(),
+        due_date=due_date,
+        status=status,
+    )
+
+
+ACTION_EDITABLE = ("title", "description", "owner", "due_date", "status", "domain_code")
+
+
+@transaction.atomic
+def action_update(*, action: Action, **changes) -> Action:
+    """Change an action's wording, owner, due date or status."""
+    unknown = sorted(set(changes) - set(ACTION_EDITABLE))
+    if unknown:
+        raise ValidationError({unknown[0]: f"'{unknown[0]}' cannot be changed."})
+    locked = (
+        Action.objects.select_for_update()
+        .select_related("campaign", "department")
+        .get(pk=action.pk)
+    )
+    merged = {name: changes.get(name, getattr(locked, name)) for name in ACTION_EDITABLE}
+    errors = _action_errors(
+        campaign=locked.campaign, department=locked.department, domain_code=merged["domain_code"],
+        title=merged["title"], owner=merged["owner"], status=merged["status"],
+    )  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
+    for name, value in changes.items():
+        setattr(locked, name, value.strip() if isinstance(value, str) else value)
+    locked.save()
+    return locked

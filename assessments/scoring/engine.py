@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from assessments.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
 from assessments.scoring.suppression import solve
@@ -29,8 +29,9 @@ OVERALL = "overall"  # domain code of the per-department priority row
 COLUMNS = [
     "department_id", "domain_code", "breakdown_attribute", "breakdown_value", "suppressed",
     "n", "mean", "sd", "share_high_risk", "risk_score", "band",
-    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant",
+    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant", "band_counts",
 ]  # fmt: skip
+BAND_CODES = (URGENT, IMPROVE, GOOD, WELL)
 
 
 class ScoringInputError(ValueError):
@@ -40,11 +41,43 @@ class ScoringInputError(ValueError):
 # --- Respondent level -------------------------------------------------------------------
 
 
+# Rows scored at a time: a block of answers, transposed, stays in the CPU cache.
+BLOCK_ROWS = 1 << 15
+# A domain whose every combination of answers fits in a table this size is scored by lookup.
+MAX_TABLE = 1 << 16
+
+
+def _domain_table(lookup: np.ndarray, domain: DomainModel) -> np.ndarray:
+    """The domain score of every combination of its items' codes (a base-`width` number);
+    NaN where too few are answered, +inf where a code lies outside an item's scale.
+
+    Built by the same item-by-item arithmetic as the slow path, so results are identical.
+    """
+    width = lookup.shape[1]
+    count = domain.stop - domain.start
+    digits = np.indices((width,) * count).reshape(count, -1)
+    total = np.zeros(digits.shape[1])
+    answered = np.zeros(digits.shape[1], dtype=np.int16)
+    outside = np.zeros(digits.shape[1], dtype=bool)
+    for position, item in enumerate(range(domain.start, domain.stop)):
+        values = lookup[item][digits[position]]
+        given = ~np.isnan(values)
+        outside |= ~given & (digits[position] > 0)
+        total += np.where(given, values, 0.0)
+        answered += given
+    table = np.full(digits.shape[1], np.nan)
+    enough = answered >= domain.min_answered
+    table[enough] = total[enough] / answered[enough]
+    table[outside] = np.inf
+    return table
+
+
 def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray:
     """Domain score per respondent (rows) and domain (columns); NaN where too few answered.
 
     A domain score is the mean of the answered items after reverse keys and value maps, if at
-    least the domain's minimum number of items was answered.
+    least the domain's minimum number of items was answered. The result is column-major: each
+    domain's scores are contiguous for the aggregation that follows.
     """
     if answers.ndim != 2 or answers.shape[1] != model.item_count:
         raise ScoringInputError(
@@ -52,35 +85,66 @@ def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray
         )
     rows = answers.shape[0]
     width = model.lookup.shape[1]
-    scores = np.full((rows, len(model.domains)), np.nan)
-    for d, domain in enumerate(model.domains):
-        total = np.zeros(rows)
-        answered = np.zeros(rows, dtype=np.int16)
-        for item in range(domain.start, domain.stop):
-            codes = answers[:, item]
-            if rows and (codes.min() < 0 or codes.max() >= width):
-                raise ScoringInputError(f"item {item + 1}: stored code outside 0..{width - 1}")
-            values = model.lookup[item][codes]
-            given = ~np.isnan(values)
-            if np.any(~given & (codes > 0)):
-                raise ScoringInputError(f"item {item + 1}: stored code outside the item's scale")
-            total += np.where(given, values, 0.0)
-            answered += given
-        enough = answered >= domain.min_answered
-        scores[enough, d] = total[enough] / answered[enough]
-    return scores
+    if rows and (answers.min() < 0 or answers.max() >= width):
+        codes = answers.min(axis=0), answers.max(axis=0)
+        item = int(np.flatnonzero((codes[0] < 0) | (codes[1] >= width))[0])
+        raise ScoringInputError(f"item {item + 1}: stored code outside 0..{width - 1}")
+    scores = np.empty((len(model.domains), rows))
+    tables = [
+        _domain_table(model.lookup, domain)
+        if width ** (domain.stop - domain.start) <= MAX_TABLE
+        else None
+        for domain in model.domains
+    ]
+    key = np.empty(BLOCK_ROWS, dtype=np.intp)
+    for start in range(0, rows, BLOCK_ROWS):
+        block = np.ascontiguousarray(answers[start : start + BLOCK_ROWS].T)
+        size = block.shape[1]
+        for d, domain in enumerate(model.domains):
+            out = scores[d, start : start + size]
+            if tables[d] is None:
+                out[:] = _scores_by_item(block, domain, model.lookup)
+                continue
+            k = key[:size]
+            k[:] = block[domain.start]
+            for item in range(domain.start + 1, domain.stop):
+                k *= width
+                k += block[item]
+            np.take(tables[d], k, out=out)
+    if np.isinf(scores).any():
+        domain = model.domains[int(np.flatnonzero(np.isinf(scores).any(axis=1))[0])]
+        raise ScoringInputError(
+            f"domain {domain.code}: a stored code lies outside its item's scale"
+        )
+    return scores.T
+
+
+def _scores_by_item(block: np.ndarray, domain: DomainModel, lookup: np.ndarray) -> np.ndarray:
+    """The slow path for domains with too many items for a table (block: items by rows)."""
+    total = np.zeros(block.shape[1])
+    answered = np.zeros(block.shape[1], dtype=np.int16)
+    outside = np.zeros(block.shape[1], dtype=bool)
+    for item in range(domain.start, domain.stop):
+        codes = block[item]
+        values = lookup[item][codes]
+        given = ~np.isnan(values)
+        outside |= ~given & (codes > 0)
+        total += np.where(given, values, 0.0)
+        answered += given
+    result = np.full(block.shape[1], np.nan)
+    enough = answered >= domain.min_answered
+    result[enough] = total[enough] / answered[enough]
+    result[outside] = np.inf
+    return result
 
 
 def high_risk(scores: np.ndarray, model: InstrumentModel) -> np.ndarray:
     """Whether each respondent is at or beyond the domain's individual cut-off (worse side)."""
-    flags = np.zeros(scores.shape, dtype=bool)
+    flags = np.zeros(scores.shape, dtype=bool, order="F")
     for d, domain in enumerate(model.domains):
-        column = scores[:, d]
         with np.errstate(invalid="ignore"):
-            if domain.direction == HIGHER_IS_WORSE:
-                flags[:, d] = column >= domain.high_risk
-            else:
-                flags[:, d] = column <= domain.high_risk
+            compare = np.greater_equal if domain.direction == HIGHER_IS_WORSE else np.less_equal
+            compare(scores[:, d], domain.high_risk, out=flags[:, d])
     return flags
 
 
@@ -144,19 +208,25 @@ class Tree:
 
 def _sums(groups: np.ndarray, size: int, scores: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Per group and domain: count, sum, sum of squared deviations from the group mean (M2)
-    and high-risk count. Shape (size, D, 4). Two passes, so M2 keeps full precision."""
+    and high-risk count. Shape (size, D, 4). Two passes, so M2 keeps full precision.
+
+    Rows without a score go to a spare bin rather than being filtered out for each sum.
+    """
     out = np.zeros((size, scores.shape[1], 4))
+    spare = size + 1
     for d in range(scores.shape[1]):
         column = scores[:, d]
-        valid = ~np.isnan(column)
-        where, values = groups[valid], column[valid]
-        count = np.bincount(where, minlength=size)
-        total = np.bincount(where, weights=values, minlength=size)
-        mean = np.divide(total, count, out=np.zeros(size), where=count > 0)
-        out[:, d, 0] = count
-        out[:, d, 1] = total
-        out[:, d, 2] = np.bincount(where, weights=(values - mean[where]) ** 2, minlength=size)
-        out[:, d, 3] = np.bincount(where, weights=flags[valid, d], minlength=size)
+        where = np.where(np.isnan(column), size, groups)
+        count = np.bincount(where, minlength=spare)
+        # NaN scores land in the spare bin only, which is dropped.
+        total = np.bincount(where, weights=column, minlength=spare)
+        mean = np.divide(total, count, out=np.zeros(spare), where=count > 0)
+        deviation = column - mean[where]
+        deviation *= deviation
+        out[:, d, 0] = count[:size]
+        out[:, d, 1] = total[:size]
+        out[:, d, 2] = np.bincount(where, weights=deviation, minlength=spare)[:size]
+        out[:, d, 3] = np.bincount(where, weights=flags[:, d], minlength=spare)[:size]
     return out
 
 
@@ -200,6 +270,35 @@ def band_of(mean: float, domain: DomainModel) -> str:
     return WELL
 
 
+def respondent_bands(column: np.ndarray, domain: DomainModel) -> np.ndarray:
+    """Band index per respondent (0 urgent .. 3 well; -1 without a score), with band_of's
+    boundaries applied to each person's own score."""
+    cutoffs = np.asarray(domain.cutoffs, dtype=float)
+    if domain.direction == HIGHER_IS_WORSE:
+        bands = 3 - np.searchsorted(cutoffs, column, side="left")  # > c urgent ... <= a well
+    else:
+        bands = np.searchsorted(cutoffs, column, side="right")  # < a urgent ... >= c well
+    bands = bands.astype(np.int8)
+    bands[np.isnan(column)] = -1
+    return bands
+
+
+def tree_band_counts(
+    tree: Tree, nodes: np.ndarray, scores: np.ndarray, model: InstrumentModel
+) -> np.ndarray:
+    """Respondents per band for every node (rolled up) and domain: shape (N + 1, D, 4)."""
+    size = tree.root + 1
+    counts = np.zeros((size, len(model.domains), 4))
+    spare = size * 4  # respondents without a score in the domain
+    for d, domain in enumerate(model.domains):
+        bands = respondent_bands(scores[:, d], domain)
+        where = np.where(bands >= 0, nodes * 4 + bands, spare)
+        counts[:, d, :] = np.bincount(where, minlength=spare + 1)[:spare].reshape(size, 4)
+    for node in tree.bottom_up:
+        counts[tree.parent[node]] += counts[node]
+    return counts
+
+
 def risk_score(mean: float, domain: DomainModel) -> float:
     """0 (best possible) to 100 (worst possible), whatever the domain's direction."""
     position = (mean - domain.low) / (domain.high - domain.low)
@@ -232,7 +331,7 @@ def welch(
     if se == 0.0:
         return diff, diff, diff, diff != 0.0
     dof = (v1 + v0) ** 2 / (v1 * v1 / (n1 - 1) + v0 * v0 / (n0 - 1))
-    half = float(stats.t.ppf(0.975, dof)) * se
+    half = float(special.stdtrit(dof, 0.975)) * se  # the t quantile, as stats.t.ppf computes it
     low, high = diff - half, diff + half
     return diff, low, high, bool(low > 0 or high < 0)
 
@@ -286,6 +385,8 @@ def score_campaign(
         sums.append(_roll_up_stats(tree, direct.reshape(size, width, len(model.domains), 4)))
 
     published = _suppress(tree, layers, sums, model, k)
+    # How many respondents fall in each band, per department and domain (no breakdowns).
+    distribution = tree_band_counts(tree, nodes, scores, model)
 
     trends = _previous_lookup(previous)
     rows = []
@@ -303,6 +404,11 @@ def score_campaign(
                     }
                     if not row["suppressed"]:
                         row.update(_figures(sums[layer][node, v, d], domain))
+                        if layer == 0:
+                            counts = distribution[node, d]
+                            row["band_counts"] = dict(
+                                zip(BAND_CODES, (int(c) for c in counts), strict=True)
+                            )
                         if layer == 0 and department_id is not None:
                             row.update(_trend(row, trends.get((department_id, domain.code))))
                     rows.append(row)
@@ -381,23 +487,29 @@ def _priorities(frame: pd.DataFrame) -> pd.DataFrame:
     A department with no published domain has a suppressed priority row.
     """
     cells = frame[frame["breakdown_attribute"] == ""]
+    suppressed = cells["suppressed"].to_numpy(dtype=bool)
+    risk = cells["risk_score"].to_numpy(dtype=float, na_value=np.nan)
+    n = cells["n"].to_numpy(dtype=float, na_value=np.nan)
+    severity = cells["band"].map(BAND_SEVERITY).to_numpy(dtype=float, na_value=np.nan)
+    worst = {value: band for band, value in BAND_SEVERITY.items()}
     rows = []
-    for department_id, group in cells.groupby("department_id", dropna=False, sort=False):
-        shown = group[~group["suppressed"]]
+    groups = cells.groupby("department_id", dropna=False, sort=False).indices
+    for department_id, where in groups.items():
+        shown = where[~suppressed[where]]
         row = {
             "department_id": None if pd.isna(department_id) else department_id,
             "domain_code": OVERALL,
             "breakdown_attribute": "",
             "breakdown_value": "",
-            "suppressed": shown.empty,
+            "suppressed": len(shown) == 0,
         }
-        if not shown.empty:
-            score = float(shown["risk_score"].mean())
+        if len(shown):
+            score = float(risk[shown].sum() / len(shown))
             row.update(
-                n=int(shown["n"].max()),
+                n=int(n[shown].max()),
                 mean=score,
                 risk_score=score,
-                band=max(shown["band"], key=BAND_SEVERITY.__getitem__),
+                band=worst[int(severity[shown].max())],
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=frame.columns)
@@ -421,5 +533,6 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             "trend_ci_low": "Float64",
             "trend_ci_high": "Float64",
             "trend_significant": "boolean",
+            "band_counts": "object",
         }
     )[COLUMNS]

@@ -1,0 +1,338 @@
+"""The one rendering module: report data → template → HTML → PDF.
+
+Both reports are built from the result selectors, so they can only show what the selectors
+give out: suppressed cells arrive without figures and are never turned into numbers here.
+`render_report` returns the HTML as well as the PDF, so tests can read what was laid out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Department
+from accounts.selectors import Scope
+from assessments.models import Campaign
+from assessments.scoring import OVERALL
+from reports import charts
+from reports.models import Action, ActionStatus, Band, DomainResult, ResultRun
+from reports.pdf import html_to_pdf
+from reports.recommendations import ACTION_BANDS, recommendations
+from reports.selectors import current_run, participation
+
+# How many departments a domain page ranks by name; the heatmap shows them all.
+RANKED_PER_DOMAIN = 12
+
+
+class ReportUnavailableError(ValueError):
+    """The campaign has no scored results to report on."""
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    html: str
+    pdf: bytes
+    pages: int
+
+
+@dataclass
+class DomainInfo:
+    code: str
+    title: str
+    description: str
+    direction: str
+    normed: bool
+    cutoffs: tuple
+
+
+@dataclass
+class DepartmentPage:
+    department: Department
+    overall: DomainResult
+    cells: list[tuple[DomainInfo, DomainResult]]
+    top_risks: list[tuple[DomainInfo, DomainResult]]
+    trends: list[tuple[DomainInfo, DomainResult]]
+    suggestions: list[tuple[DomainInfo, str, list]]
+    actions: list[Action]
+    children: list = field(default_factory=list)
+
+
+def band_labels() -> dict[str, str]:
+    return {
+        Band.URGENT: _("Urgent action"),
+        Band.IMPROVE: _("Improvement needed"),
+        Band.GOOD: _("Good, room to improve"),
+        Band.WELL: _("Doing well"),
+    }
+
+
+def render_report(
+    *, campaign: Campaign, language: str, department: Department | None = None
+) -> RenderedReport:
+    """The organisation report (no department) or one department's pack, in `language`."""
+    run = current_run(campaign=campaign)
+    if run is None:
+        raise ReportUnavailableError(
+            f"Campaign '{campaign}' has no results yet: it is scored after it closes."
+        )
+    with translation.override(language):
+        context = _context(campaign=campaign, run=run, language=language, department=department)
+        template = "reports/department.html" if department else "reports/organisation.html"
+        html = render_to_string(template, context)
+    pdf, pages = html_to_pdf(html)
+    return RenderedReport(html=html, pdf=pdf, pages=pages)
+
+
+def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -> dict:
+    organization = campaign.organization
+    scope = Scope(organization.pk, True, None)  # reports are made by HR for the organisation
+    instrument = campaign.instrument
+    norms = instrument.definition.get("norms") or {}
+    domains = [
+        DomainInfo(
+            code=d.code,
+            title=d.title.get(language) or d.title.get("en", d.code),
+            description=(_domain_description(instrument, d.code) or {}).get(language, ""),
+            direction=d.direction,
+            normed=bool(d.benchmark),
+            cutoffs=tuple((d.benchmark or {}).get(p) for p in ("p20", "p50", "p80"))
+            if d.benchmark
+            else tuple(d.band_cutoffs or ()),
+        )
+        for d in instrument.domains.order_by("position")
+    ]
+    by_code = {d.code: d for d in domains}
+    departments = {d.pk: d for d in Department.objects.for_organization(organization)}
+    cells: dict[tuple[int | None, str], DomainResult] = {}
+    for cell in DomainResult.objects.filter(run=run, breakdown_attribute=""):
+        cell.department = departments.get(cell.department_id)
+        cells[(cell.department_id, cell.domain_code)] = cell
+    labels = band_labels()
+    k = campaign.min_group_size
+
+    if department is not None:
+        subtree_ids = {d.pk for d in departments.values() if d.path.startswith(department.path)}
+    else:
+        subtree_ids = set(departments)
+
+    def published(department_id) -> bool:
+        overall = cells.get((department_id, OVERALL))
+        return overall is not None and not overall.suppressed
+
+    rows = sorted(
+        (d for pk, d in departments.items() if pk in subtree_ids and published(pk)),
+        key=lambda d: d.path,
+    )
+    hidden_departments = sum(
+        1 for pk in subtree_ids if not published(pk) and (pk, OVERALL) in cells
+    )
+    heatmap = [(d, [cells.get((d.pk, code)) for code in by_code]) for d in rows]
+    actions = _actions(campaign, subtree_ids)
+    pages = [
+        _department_page(d, domains, cells, actions.get(d.pk, []), instrument.code, language)
+        for d in rows
+    ]
+    context = {
+        "campaign": campaign,
+        "organization": organization,
+        "instrument": instrument,
+        "instrument_title": instrument.title_in(language),
+        "norms_note": (norms.get("note") or {}).get(language, ""),
+        "normed": bool(norms.get("normed")),
+        "run": run,
+        "k": k,
+        "language": language,
+        "domains": domains,
+        "band_labels": labels,
+        "band_symbols": charts.BAND_SYMBOLS,
+        "band_colours": charts.BAND_COLOURS,
+        "heatmap": heatmap,
+        "hidden_departments": hidden_departments,
+        "generated_on": timezone.localdate(),
+        "department": department,
+    }
+    if department is None:
+        context.update(_organisation_summary(campaign, scope, cells, by_code, departments, labels))
+        context["domain_pages"] = [_domain_page(domain, cells, rows, labels) for domain in domains]
+        context["department_pages"] = pages
+        context["library"] = _library(instrument.code, domains, cells, language)
+    else:
+        if not published(department.pk):
+            raise ReportUnavailableError(
+                f"Department '{department}' has fewer than {k} respondents: no pack can be made "
+                "without exposing them."
+            )
+        context["page"] = next(p for p in pages if p.department.pk == department.pk)
+        context["subtree_pages"] = [p for p in pages if p.department.pk != department.pk]
+        context["participation"] = [
+            row
+            for row in participation(scope=scope, campaign=campaign)
+            if row.department is not None and row.department.pk in subtree_ids
+        ]
+    return context
+
+
+def _domain_description(instrument, code: str) -> dict | None:
+    for domain in instrument.definition["domains"]:
+        if domain["code"] == code:
+            return domain.get("description")
+    return None
+
+
+def _actions(campaign: Campaign, department_ids: set[int]) -> dict[int, list[Action]]:
+    found: dict[int, list[Action]] = {}
+    today = timezone.localdate()
+    for action in Action.objects.for_organization(campaign.organization_id).filter(
+        campaign=campaign, department_id__in=department_ids
+    ):
+        action.overdue = bool(
+            action.due_date
+            and action.due_date < today
+            and action.status not in (ActionStatus.DONE, ActionStatus.CANCELLED)
+        )
+        found.setdefault(action.department_id, []).append(action)
+    return found
+
+
+def _department_page(department, domains, cells, actions, instrument_code, language):
+    shown = [
+        (domain, cells[(department.pk, domain.code)])
+        for domain in domains
+        if (department.pk, domain.code) in cells
+        and not cells[(department.pk, domain.code)].suppressed
+    ]
+    ranked = sorted(shown, key=lambda pair: -pair[1].risk_score)
+    suggestions = [
+        (
+            domain,
+            cell.band,
+            recommendations(
+                instrument_code=instrument_code,
+                domain_code=domain.code,
+                band=cell.band,
+                language=language,
+            ),
+        )
+        for domain, cell in ranked
+        if cell.band in ACTION_BANDS
+    ]
+    return DepartmentPage(
+        department=department,
+        overall=cells[(department.pk, OVERALL)],
+        cells=shown,
+        top_risks=ranked[:3],
+        trends=[(d, c) for d, c in shown if c.trend_diff is not None],
+        suggestions=suggestions,
+        actions=sorted(actions, key=lambda a: (a.due_date or dt.date.max, a.pk)),
+    )
+
+
+def _organisation_summary(campaign, scope, cells, by_code, departments, labels) -> dict:
+    organisation = [
+        (by_code[code], cell)
+        for (department_id, code), cell in cells.items()
+        if department_id is None and code in by_code and not cell.suppressed
+    ]
+    top_domains = sorted(organisation, key=lambda pair: -pair[1].risk_score)[:3]
+    attention = sorted(
+        (
+            cell
+            for (department_id, code), cell in cells.items()
+            if department_id is not None
+            and code == OVERALL
+            and not cell.suppressed
+            and cell.band in ACTION_BANDS
+        ),
+        key=lambda cell: (-cell.risk_score, cell.department.path),
+    )[:5]
+    changes = sorted(
+        (
+            (by_code[code], cell)
+            for (department_id, code), cell in cells.items()
+            if department_id is not None
+            and code in by_code
+            and not cell.suppressed
+            and cell.trend_significant
+        ),
+        key=lambda pair: -abs(pair[1].trend_diff),
+    )[:5]
+    rows = participation(scope=scope, campaign=campaign)
+    overall_participation = next((r for r in rows if r.department is None), None)
+    top_level = [r for r in rows if r.department is not None and r.department.depth == 0]
+    org_overall = cells.get((None, OVERALL))
+    bars = charts.risk_bars(
+        [
+            charts.Bar(domain.title, cell.risk_score, cell.band, f"n = {cell.n}")
+            for domain, cell in sorted(organisation, key=lambda p: -p[1].risk_score)
+        ],
+        title=_("Risk score by domain, whole organisation"),
+    )
+    return {
+        "org_overall": org_overall if org_overall and not org_overall.suppressed else None,
+        "top_domains": top_domains,
+        "attention": attention,
+        "changes": changes,
+        "participation_overall": overall_participation,
+        "participation_top_level": top_level,
+        "organisation_chart": bars,
+    }
+
+
+def _domain_page(domain: DomainInfo, cells, rows, labels) -> dict:
+    organisation = cells.get((None, domain.code))
+    ranked = sorted(
+        (
+            cells[(d.pk, domain.code)]
+            for d in rows
+            if (d.pk, domain.code) in cells and not cells[(d.pk, domain.code)].suppressed
+        ),
+        key=lambda cell: (-cell.risk_score, cell.department.path),
+    )
+    chart = charts.risk_bars(
+        [
+            charts.Bar(cell.department.name, cell.risk_score, cell.band, f"n = {cell.n}")
+            for cell in ranked[:RANKED_PER_DOMAIN]
+        ],
+        title=domain.title,
+    )
+    return {
+        "domain": domain,
+        "organisation": organisation if organisation and not organisation.suppressed else None,
+        "ranked": ranked[:RANKED_PER_DOMAIN],
+        "more": max(0, len(ranked) - RANKED_PER_DOMAIN),
+        "chart": chart,
+        "bands": _band_counts(ranked),
+        "distribution": charts.band_distribution(
+            _band_counts(ranked), labels=labels, title=domain.title
+        )
+        if ranked
+        else "",
+    }
+
+
+def _band_counts(cells) -> dict[str, int]:
+    counts = dict.fromkeys(charts.BAND_ORDER, 0)
+    for cell in cells:
+        counts[cell.band] += 1
+    return counts
+
+
+def _library(instrument_code, domains, cells, language) -> list:
+    """Every suggestion some department received, once, with its full description."""
+    used = {
+        (cell.domain_code, cell.band)
+        for cell in cells.values()
+        if not cell.suppressed and cell.band in ACTION_BANDS and cell.domain_code != OVERALL
+    }
+    return [
+        (domain, band, recommendations(
+            instrument_code=instrument_code, domain_code=domain.code, band=band, language=language
+        ))
+        for domain in domains
+        for band in ACTION_BANDS
+        if (domain.code, band) in used
+    ]  # fmt: skip
