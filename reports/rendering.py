@@ -108,10 +108,14 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
     by_code = {d.code: d for d in domains}
     departments = {d.pk: d for d in Department.objects.for_organization(organization)}
     cells: dict[tuple[int | None, str], DomainResult] = {}
+    labels = band_labels()
     for cell in DomainResult.objects.filter(run=run, breakdown_attribute=""):
         cell.department = departments.get(cell.department_id)
+        # Display helpers; a suppressed cell has no band, so it gets none.
+        cell.band_label = labels.get(cell.band, "")
+        cell.band_symbol = charts.BAND_SYMBOLS.get(cell.band, "")
+        cell.band_colour = charts.BAND_COLOURS.get(cell.band, "")
         cells[(cell.department_id, cell.domain_code)] = cell
-    labels = band_labels()
     k = campaign.min_group_size
 
     if department is not None:

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import special
 
 from assessments.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
-from assessments.scoring.suppression import solve
+from assessments.scoring.suppression import suppress_table
 
 URGENT, IMPROVE, GOOD, WELL = "urgent", "improve", "good", "well"
 BAND_SEVERITY = {URGENT: 3, IMPROVE: 2, GOOD: 1, WELL: 0}
@@ -418,38 +418,20 @@ def score_campaign(
 
 
 def _suppress(tree: Tree, layers, sums, model, k) -> list[list[np.ndarray]]:
-    """published[domain][layer][node, category] for every cell."""
-    size = tree.root + 1
-    children = tree.children()
+    """published[domain][layer][node, category] for every cell (layer 0: the totals)."""
+    parent = tree.parent.tolist()
     result = []
     for d in range(len(model.domains)):
-        counts: list[int] = []
-        offsets = []
-        for layer in range(len(layers)):
-            offsets.append(len(counts))
-            counts.extend(sums[layer][:, :, d, 0].reshape(-1).astype(int).tolist())
-        constraints = []
-        for layer, (_, categories, *_rest) in enumerate(layers):
-            width = len(categories)
-            base = offsets[layer]
-            for v in range(width):
-                cell = lambda node, v=v, base=base, width=width: base + node * width + v  # noqa: E731
-                for parent, kids in children.items():
-                    constraints.append((cell(parent), [cell(c) for c in kids]))
-            if layer:
-                # Inside each department, the categories partition its total.
-                for node in range(size):
-                    constraints.append(
-                        (offsets[0] + node, [base + node * width + v for v in range(width)])
-                    )
-        flags = solve(counts, constraints, k)
+        totals = sums[0][:, 0, d, 0].astype(int).tolist()
+        breakdowns = [
+            sums[layer][:, :, d, 0].astype(int).tolist() for layer in range(1, len(layers))
+        ]
+        shown_totals, shown_categories = suppress_table(
+            parent=parent, totals=totals, breakdowns=breakdowns, k=k
+        )
         result.append(
-            [
-                np.array(flags[offsets[layer] : offsets[layer] + size * len(categories)]).reshape(
-                    size, len(categories)
-                )
-                for layer, (_, categories, *_rest) in enumerate(layers)
-            ]
+            [np.array(shown_totals).reshape(-1, 1)]
+            + [np.array(table, dtype=bool).reshape(len(totals), -1) for table in shown_categories]
         )
     return result
 

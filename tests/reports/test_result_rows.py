@@ -34,6 +34,7 @@ FIGURE_VALUES = {
     "trend_ci_low": -0.1,
     "trend_ci_high": 0.5,
     "trend_significant": False,
+    "band_counts": {"urgent": 1, "improve": 0, "good": 1, "well": 1},
 }
 
 

@@ -114,23 +114,47 @@ def test_score_command_refuses_an_open_campaign(campaign):
         call_command("score_campaign", campaign.pk, now=True)
 
 
-def test_breakdowns_are_scored_and_suppressed(
-    organization, core_instrument, tree, django_capture_on_commit_callbacks
+def test_breakdowns_are_shown_only_when_no_small_group_can_be_isolated(
+    organization, other_organization, core_instrument, django_capture_on_commit_callbacks
 ):
+    """Category cells are published only if every atom (the people attached directly to one
+    department with one value, or with none) is empty or at least k: otherwise sums and
+    differences of totals and categories could isolate a small atom."""
+    from accounts.services import department_create
     from tests.reports.scoring_fixtures import add_responses
 
-    campaign = closed_campaign(organization, core_instrument, tree, attributes_used=["tenure_band"])
-    add_responses(campaign, tree["sales"], 5, 3, tenure_band="over 10 years")
-    add_responses(campaign, tree["sales"], 1, 3, tenure_band="under 1 year")
-    run = _close_and_score(campaign, django_capture_on_commit_callbacks)
-    sales = DomainResult.objects.filter(
-        run=run, department=tree["sales"], domain_code="demands", breakdown_attribute="tenure_band"
+    # Safe: X has 5 "a" and 5 "b", Y (under X) has 5 "a". Every atom is 0 or 5.
+    x = department_create(organization=other_organization, name="X")
+    y = department_create(organization=other_organization, name="Y", parent=x)
+    safe = closed_campaign(
+        other_organization,
+        core_instrument,
+        {"ops": x, "sales": x, "north": y, "tiny": y},
+        attributes_used=["tenure_band"],
     )
-    by_value = {c.breakdown_value: c for c in sales}
-    # Sales has 13: 5 over 10 years, 1 under 1 year, 7 without the attribute. The 1 is hidden;
-    # 7 + 1 = 8 uncovered is at least k, so the 5 stays published.
-    assert by_value["under 1 year"].suppressed
-    assert not by_value["over 10 years"].suppressed and by_value["over 10 years"].n == 5
+    safe.responses.all().delete()
+    add_responses(safe, x, 5, 3, tenure_band="a")
+    add_responses(safe, x, 5, 3, tenure_band="b")
+    add_responses(safe, y, 5, 3, tenure_band="a")
+    run = _close_and_score(safe, django_capture_on_commit_callbacks)
+    cells = {
+        (c.department_id, c.breakdown_value): c
+        for c in DomainResult.objects.filter(
+            run=run, domain_code="demands", breakdown_attribute="tenure_band"
+        )
+    }
+    assert (cells[(x.pk, "a")].n, cells[(x.pk, "b")].n, cells[(y.pk, "a")].n) == (10, 5, 5)
+    assert not cells[(None, "a")].suppressed
+
+    # Unsafe: Tiny's two people (no value) are an atom below k, so every category cell of
+    # the breakdown is hidden, for every department.
+    tree = build_tree(organization)
+    unsafe = closed_campaign(organization, core_instrument, tree, attributes_used=["tenure_band"])
+    add_responses(unsafe, tree["sales"], 5, 3, tenure_band="over 10 years")
+    run = _close_and_score(unsafe, django_capture_on_commit_callbacks)
+    breakdown = DomainResult.objects.filter(run=run, breakdown_attribute="tenure_band")
+    assert breakdown.exists()
+    assert all(cell.suppressed and cell.n is None for cell in breakdown)
 
 
 def test_selectors_follow_the_viewers_scope(
