@@ -216,13 +216,20 @@ class DemoSummary:
     open_campaign: Campaign
     responses: int
     sample_links: list[str]
+    reports: list = field(default_factory=list)
 
 
 Progress = Callable[[str], None]
 
 
-def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSummary:
-    """Replace the demo organisation with a fresh copy built from `seed`."""
+def demo_seed(
+    *, seed: int, progress: Progress = lambda message: None, reports: bool = False
+) -> DemoSummary:
+    """Replace the demo organisation with a fresh copy built from `seed`.
+
+    The closed campaign is scored here and then; with `reports`, its organisation report (in
+    English and German) and the Warehouse North pack are rendered too.
+    """
     rng = random.Random(seed)
     instrument = Instrument.objects.filter(code="plimsoll-core").order_by("-version").first()
     if instrument is None:
@@ -275,6 +282,21 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
             survey_link(invitation_token_issue(invitation=invitation))
             for invitation in waiting.order_by("employee__external_id")[:3]
         ]
+    from reports.models import RunStatus
+    from reports.services import report_render, report_request, result_run_execute
+
+    progress("Scoring the closed campaign")
+    run = closed.result_runs.order_by("-created_at").first()
+    if result_run_execute(run_id=run.pk).status != RunStatus.DONE:
+        raise RuntimeError(f"Scoring the demo campaign failed: {run.error}")
+    demo_reports = []
+    if reports:
+        warehouse = Department.objects.for_organization(organization).get(name="Warehouse North")
+        for language, department in (("en", None), ("de", None), ("en", warehouse)):
+            what = f"pack for {department.name}" if department else "organisation report"
+            progress(f"Rendering the {what} ({language})")
+            report = report_request(campaign=closed, language=language, department=department)
+            demo_reports.append(report_render(report_id=report.pk))
     return DemoSummary(
         organization=organization,
         departments=len(units),
@@ -283,6 +305,7 @@ def demo_seed(*, seed: int, progress: Progress = lambda message: None) -> DemoSu
         open_campaign=opened,
         responses=Response.objects.for_organization(organization).count(),
         sample_links=sample_links,
+        reports=demo_reports,
     )
 
 
@@ -306,6 +329,8 @@ def _remove_demo_organization() -> None:
     # Children before parents: responses and invitations protect employees and departments.
     from reports.models import Action, DomainResult, Report, ResultRun
 
+    for report in Report.objects.for_organization(organization).exclude(file=""):
+        report.file.delete(save=False)
     Report.objects.for_organization(organization).delete()
     DomainResult.objects.filter(run__organization=organization).delete()
     ResultRun.objects.for_organization(organization).delete()

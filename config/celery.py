@@ -62,6 +62,10 @@ app.conf.update(
             "task": "assessments.tasks.sweep_result_runs",
             "schedule": 60.0,
         },
+        "sweep-reports": {
+            "task": "reports.tasks.sweep_reports",
+            "schedule": 5 * 60.0,
+        },
         "sweep-deliveries": {
             "task": "assessments.tasks.sweep_deliveries",
             "schedule": 5 * 60.0,

@@ -104,7 +104,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_URL = "media/"
+MEDIA_URL = "media/"  # never served directly: reports go through their download view
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -160,7 +160,9 @@ LOGGING = {
             "filters": ["redact_tokens"],
         }
         for name in ("django.request", "django.server")
-    },
+    }
+    # WeasyPrint reports every rendering step at INFO.
+    | {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
 }
 
 # The address people reach Plimsoll at; survey links in emails start with it.

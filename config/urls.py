@@ -12,4 +12,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("s/", include("assessments.urls")),
+    path("reports/", include("reports.urls")),
 ]

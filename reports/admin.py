@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.admin import same_organization_errors
 from assessments.admin import ReadOnlyAdminMixin
@@ -44,7 +46,14 @@ class ResultRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "campaign", "department", "language", "status", "created_at"]
+    list_display = ["id", "campaign", "department", "language", "status", "created_at", "pdf"]
+
+    @admin.display(description="PDF")
+    def pdf(self, obj: Report) -> str:
+        if obj.status != "done" or not obj.file:
+            return obj.error.splitlines()[0] if obj.error else "—"
+        return format_html('<a href="{}">Download</a>', reverse("reports:download", args=[obj.pk]))
+
     list_filter = ["status", "language"]
     list_select_related = ["campaign", "department"]
 

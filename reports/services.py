@@ -11,14 +11,24 @@ import traceback
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import InstrumentModel, score_campaign
 from assessments.selectors import campaign_answer_matrix
-from reports.models import Action, ActionStatus, DomainResult, ResultRun, RunStatus
+from reports.models import (
+    Action,
+    ActionStatus,
+    DomainResult,
+    Report,
+    ReportStatus,
+    ResultRun,
+    RunStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -329,3 +339,149 @@ def action_update(*, action: Action, **changes) -> Action:
         setattr(locked, name, value.strip() if isinstance(value, str) else value)
     locked.save()
     return locked
+
+
+# --- PDF reports ----------------------------------------------------------------------------
+
+
+def report_request(
+    *,
+    campaign: Campaign,
+    language: str,
+    department: Department | None = None,
+    requested_by=None,
+) -> Report:
+    """Ask for a PDF of the campaign's current results; rendered by a task on the reports queue.
+
+    A report for the same campaign, scope, language and result run that is queued, running or
+    done is returned instead of a new one, so asking twice renders once.
+    """
+    with transaction.atomic():
+        run = (
+            ResultRun.objects.for_organization(campaign.organization_id)
+            .filter(campaign=campaign, is_current=True)
+            .first()
+        )
+        errors = {}
+        if run is None:
+            errors["campaign"] = f"Campaign '{campaign}' has no results yet to report on."
+        if language not in campaign.instrument.languages:
+            errors["language"] = (
+                f"Reports for {campaign.instrument} are available in "
+                f"{', '.join(campaign.instrument.languages)}, not '{language}'."
+            )
+        if department is not None and department.organization_id != campaign.organization_id:
+            errors["department"] = f"Department '{department}' belongs to another organisation."
+        if errors:
+            raise ValidationError(errors)
+        same = Report.objects.for_organization(campaign.organization_id).filter(
+            campaign=campaign, department=department, language=language, result_run=run
+        )
+        existing = same.exclude(status=ReportStatus.FAILED).order_by("-created_at").first()
+        if existing is not None:
+            return existing
+        report = Report.objects.create(
+            organization_id=campaign.organization_id,
+            campaign=campaign,
+            department=department,
+            language=language,
+            result_run=run,
+            requested_by=requested_by,
+        )
+
+        def send() -> None:
+            from reports.tasks import render_report as task
+
+            try:
+                task.delay(report.pk)
+            except Exception:  # noqa: BLE001 - the sweep re-enqueues queued reports
+                logger.warning("Could not enqueue report %s; the sweep will retry", report.pk)
+
+        transaction.on_commit(send)
+    return report
+
+
+def report_render(*, report_id: int) -> Report:
+    """Render a queued report into storage; safe to run twice, failures recorded on the row.
+
+    A done report is left alone. If a done report with the same campaign, scope, language and
+    result run already has a file, that file is reused instead of rendering again. A failure
+    keeps whatever file the row had before.
+    """
+    from reports.rendering import render_report
+
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update()
+            .select_related("campaign", "department", "campaign__organization")
+            .get(pk=report_id)
+        )
+        if report.status == ReportStatus.DONE:
+            return report
+        twin = (
+            Report.objects.filter(
+                campaign=report.campaign_id,
+                department=report.department_id,
+                language=report.language,
+                result_run=report.result_run_id,
+                status=ReportStatus.DONE,
+            )
+            .exclude(pk=report.pk)
+            .exclude(file="")
+            .first()
+        )
+        if twin is not None:
+            report.file.name = twin.file.name
+            report.status = ReportStatus.DONE
+            report.error = ""
+            report.finished_at = timezone.now()
+            report.save(update_fields=["file", "status", "error", "finished_at"])
+            return report
+        report.status = ReportStatus.RUNNING
+        report.save(update_fields=["status"])
+    try:
+        rendered = render_report(
+            campaign=report.campaign, language=report.language, department=report.department
+        )
+        name = report_filename(report)
+        with transaction.atomic():
+            locked = Report.objects.select_for_update().get(pk=report_id)
+            if locked.status == ReportStatus.DONE:
+                return locked
+            locked.file.save(name, ContentFile(rendered.pdf), save=False)
+            locked.status = ReportStatus.DONE
+            locked.error = ""
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["file", "status", "error", "finished_at"])
+            return locked
+    except Exception as exc:
+        Report.objects.filter(pk=report_id).exclude(status=ReportStatus.DONE).update(
+            status=ReportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        logger.exception("Report %s failed", report_id)
+        return Report.objects.get(pk=report_id)
+
+
+def report_filename(report: Report) -> str:
+    """A readable file name: organisation, campaign, scope and language."""
+    parts = [report.campaign.organization.slug, slugify(report.campaign.name)]
+    if report.department_id:
+        parts.append(slugify(report.department.name))
+    else:
+        parts.append("organisation")
+    parts.append(report.language)
+    return "-".join(part for part in parts if part) + ".pdf"
+
+
+def reports_sweep(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-enqueue reports left queued (broker down when asked) for a while."""
+    now = now or timezone.now()
+    stale = Report.objects.filter(status=ReportStatus.QUEUED, created_at__lt=now - STALE_PENDING)
+    report_ids = list(stale.values_list("pk", flat=True))
+    from reports.tasks import render_report as task
+
+    for report_id in report_ids:
+        task.delay(report_id)
+    return report_ids

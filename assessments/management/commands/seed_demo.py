@@ -25,13 +25,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument(
+            "--no-reports", action="store_true", help="Skip rendering the demo PDF reports."
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Seed a database other than the embedded SQLite one (it creates a superuser "
             "with a published password).",
         )
 
-    def handle(self, *args, seed: int, force: bool, **options):
+    def handle(self, *args, seed: int, force: bool, no_reports: bool, **options):
         engine = settings.DATABASES["default"]["ENGINE"]
         if engine != "django.db.backends.sqlite3" and not force:
             raise CommandError(
@@ -44,7 +47,7 @@ class Command(BaseCommand):
             self.stdout.write(f"[{time.monotonic() - started:5.1f}s] {message}")
 
         try:
-            summary = demo_seed(seed=seed, progress=progress)
+            summary = demo_seed(seed=seed, progress=progress, reports=not no_reports)
         except (LookupError, DemoConflictError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
@@ -61,6 +64,10 @@ class Command(BaseCommand):
             f"  Manager of Warehouse North: {MANAGER_EMAIL}  (role: manager of that subtree; "
             "not an admin-site user)"
         )
+        if summary.reports:
+            self.stdout.write("PDF reports of the closed campaign (sign in as the HR admin first):")
+            for report in summary.reports:
+                self.stdout.write(f"  {settings.SITE_URL}/reports/{report.pk}/download/")
         self.stdout.write("Try the open survey as an employee (each link answers once):")
         for link in summary.sample_links:
             self.stdout.write(f"  {link}")
