@@ -59,3 +59,9 @@ def _fresh_instrument_cache():
     instrument_spec.cache_clear()
     yield
     instrument_spec.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(settings, tmp_path):
+    # Rendered reports are files; tests must not leave them in the project's media folder.
+    settings.MEDIA_ROOT = tmp_path / "media"

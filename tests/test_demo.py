@@ -14,10 +14,10 @@ from assessments.models import Campaign, CampaignStatus, Instrument, Invitation,
 pytestmark = pytest.mark.django_db
 
 
-def _seed(seed: int) -> str:
+def _seed(seed: int, *, reports: bool = False) -> str:
     out = io.StringIO()
     # --force: under CI the test database is PostgreSQL, not the embedded SQLite file.
-    call_command("seed_demo", seed=seed, force=True, stdout=out)
+    call_command("seed_demo", seed=seed, force=True, no_reports=not reports, stdout=out)
     return out.getvalue()
 
 
@@ -167,9 +167,18 @@ def test_seed_never_replaces_an_organisation_it_did_not_make(core_instrument):
     assert Organization.objects.get(slug=DEMO_SLUG).name == "Real customer"
 
 
-def test_seed_prints_working_survey_links(core_instrument, client):
-    output = _seed(1)
+def test_seed_prints_working_survey_links_and_reports(core_instrument, client):
+    from reports.models import Report, ReportStatus, ResultRun
+
+    output = _seed(1, reports=True)
     links = [line.strip() for line in output.splitlines() if "/s/" in line]
     assert len(links) == 3
     path = links[0].split("127.0.0.1:8000", 1)[1]
     assert client.get(path).status_code == 302
+    # The closed campaign is scored and its reports are rendered, ready to download.
+    assert ResultRun.objects.filter(is_current=True, status="done").count() == 1
+    reports = Report.objects.all()
+    assert reports.count() == 3
+    assert {r.status for r in reports} == {ReportStatus.DONE}
+    assert all(r.file.open("rb").read(5) == b"%PDF-" for r in reports)
+    assert output.count("/reports/") == 3
