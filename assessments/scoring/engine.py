@@ -12,7 +12,7 @@ and a suppressed cell leaves the engine with no figure at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,29 +47,35 @@ BLOCK_ROWS = 1 << 15
 MAX_TABLE = 1 << 16
 
 
-def _domain_table(lookup: np.ndarray, domain: DomainModel) -> np.ndarray:
-    """The domain score of every combination of its items' codes (a base-`width` number);
-    NaN where too few are answered, +inf where a code lies outside an item's scale.
-
-    Built by the same item-by-item arithmetic as the slow path, so results are identical.
-    """
-    width = lookup.shape[1]
-    count = domain.stop - domain.start
-    digits = np.indices((width,) * count).reshape(count, -1)
-    total = np.zeros(digits.shape[1])
-    answered = np.zeros(digits.shape[1], dtype=np.int16)
-    outside = np.zeros(digits.shape[1], dtype=bool)
-    for position, item in enumerate(range(domain.start, domain.stop)):
-        values = lookup[item][digits[position]]
+def _domain_scores(
+    columns: Sequence[np.ndarray], domain: DomainModel, lookup: np.ndarray
+) -> np.ndarray:
+    """Domain scores from the codes of its items (`columns[j]` holds item `domain.start + j`):
+    NaN where too few are answered, +inf where a code lies outside its item's scale."""
+    total = np.zeros(len(columns[0]))
+    answered = np.zeros(len(columns[0]), dtype=np.int16)
+    outside = np.zeros(len(columns[0]), dtype=bool)
+    for item, codes in zip(range(domain.start, domain.stop), columns, strict=True):
+        values = lookup[item][codes]
         given = ~np.isnan(values)
-        outside |= ~given & (digits[position] > 0)
+        outside |= ~given & (codes > 0)
         total += np.where(given, values, 0.0)
         answered += given
-    table = np.full(digits.shape[1], np.nan)
+    result = np.full(len(columns[0]), np.nan)
     enough = answered >= domain.min_answered
-    table[enough] = total[enough] / answered[enough]
-    table[outside] = np.inf
-    return table
+    result[enough] = total[enough] / answered[enough]
+    result[outside] = np.inf
+    return result
+
+
+def _domain_table(lookup: np.ndarray, domain: DomainModel) -> np.ndarray:
+    """The domain score of every combination of its items' codes, indexed by the codes read
+    as one base-`width` number (first item most significant)."""
+    width = lookup.shape[1]
+    digits = np.indices((width,) * (domain.stop - domain.start)).reshape(
+        domain.stop - domain.start, -1
+    )
+    return _domain_scores(list(digits), domain, lookup)
 
 
 def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray:
@@ -102,8 +108,9 @@ def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray
         size = block.shape[1]
         for d, domain in enumerate(model.domains):
             out = scores[d, start : start + size]
-            if tables[d] is None:
-                out[:] = _scores_by_item(block, domain, model.lookup)
+            if tables[d] is None:  # too many items for a table: item by item
+                columns = [block[item] for item in range(domain.start, domain.stop)]
+                out[:] = _domain_scores(columns, domain, model.lookup)
                 continue
             k = key[:size]
             k[:] = block[domain.start]
@@ -117,25 +124,6 @@ def respondent_scores(answers: np.ndarray, model: InstrumentModel) -> np.ndarray
             f"domain {domain.code}: a stored code lies outside its item's scale"
         )
     return scores.T
-
-
-def _scores_by_item(block: np.ndarray, domain: DomainModel, lookup: np.ndarray) -> np.ndarray:
-    """The slow path for domains with too many items for a table (block: items by rows)."""
-    total = np.zeros(block.shape[1])
-    answered = np.zeros(block.shape[1], dtype=np.int16)
-    outside = np.zeros(block.shape[1], dtype=bool)
-    for item in range(domain.start, domain.stop):
-        codes = block[item]
-        values = lookup[item][codes]
-        given = ~np.isnan(values)
-        outside |= ~given & (codes > 0)
-        total += np.where(given, values, 0.0)
-        answered += given
-    result = np.full(block.shape[1], np.nan)
-    enough = answered >= domain.min_answered
-    result[enough] = total[enough] / answered[enough]
-    result[outside] = np.inf
-    return result
 
 
 def high_risk(scores: np.ndarray, model: InstrumentModel) -> np.ndarray:

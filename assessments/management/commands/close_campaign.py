@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.models import Campaign, CampaignStatus
+from assessments.management.lookups import campaign_or_error
+from assessments.models import CampaignStatus
 from assessments.services import campaign_transition
 
 
@@ -14,9 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("campaign_id", type=int)
 
     def handle(self, *args, campaign_id: int, **options):
-        campaign = Campaign.objects.filter(pk=campaign_id).first()
-        if campaign is None:
-            raise CommandError(f"No campaign with id {campaign_id}.")
+        campaign = campaign_or_error(campaign_id)
         try:
             campaign = campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
         except ValidationError as exc:

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.models import Campaign
+from assessments.management.lookups import campaign_or_error
 from assessments.services import campaign_launch
 
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("campaign_id", type=int)
 
     def handle(self, *args, campaign_id: int, **options):
-        campaign = Campaign.objects.filter(pk=campaign_id).first()
-        if campaign is None:
-            raise CommandError(f"No campaign with id {campaign_id}.")
+        campaign = campaign_or_error(campaign_id)
         try:
             campaign = campaign_launch(campaign=campaign)
         except ValidationError as exc:

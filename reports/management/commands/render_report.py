@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Department
-from assessments.models import Campaign
+from assessments.management.lookups import campaign_or_error
 from reports.rendering import ReportUnavailableError, render_report
 
 
@@ -22,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="Where to write the PDF.")
 
     def handle(self, *args, campaign: int, department: int | None, lang: str, out: Path, **kw):
-        found = Campaign.objects.filter(pk=campaign).select_related("instrument").first()
-        if found is None:
-            raise CommandError(f"--campaign: no campaign with id {campaign}.")
+        found = campaign_or_error(campaign)
         if lang not in found.instrument.languages:
             raise CommandError(
                 f"--lang: {found.instrument} is available in "

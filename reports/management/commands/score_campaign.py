@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.models import Campaign
+from assessments.management.lookups import campaign_or_error
 from reports.models import RunStatus
 from reports.services import result_run_execute, result_run_request
 
@@ -19,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="Score in this process.")
 
     def handle(self, *args, campaign_id: int, now: bool, **options):
-        campaign = Campaign.objects.filter(pk=campaign_id).first()
-        if campaign is None:
-            raise CommandError(f"No campaign with id {campaign_id}.")
+        campaign = campaign_or_error(campaign_id)
         try:
             run = result_run_request(campaign=campaign)
         except ValidationError as exc:
