@@ -88,3 +88,10 @@ bench-submit: $(VENV)/.installed
 .PHONY: bench-scoring
 bench-scoring: $(VENV)/.installed
 	$(PY) -m bench.scoring
+
+# Rendering the organisation report (en) and one department pack (de) of a scored campaign over
+# 200 departments, on PostgreSQL at 127.0.0.1 (see bench/report.py for BENCH_* settings).
+# Creates and drops its own database, plimsoll_bench_report.
+.PHONY: bench-report
+bench-report: $(VENV)/.installed
+	$(PY) -m bench.report

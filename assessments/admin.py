@@ -125,7 +125,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "instrument"]
     readonly_fields = ["status", "launched_at", "closed_at", "created_at", "participation"]
     filter_horizontal = ["target_departments"]
-    actions = ["launch", "remind_now", "close_now"]
+    actions = ["launch", "remind_now", "close_now", "request_reports", "request_packs"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -222,6 +222,37 @@ class CampaignAdmin(admin.ModelAdmin):
             return campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
 
         self._each(request, queryset, close, "Campaign '{campaign}' is closed.")
+
+    @admin.action(description="PDF: request the organisation report in each campaign language")
+    def request_reports(self, request, queryset):
+        from reports.services import report_request
+
+        def request_all(*, campaign):
+            for language in campaign.languages:
+                report_request(campaign=campaign, language=language, requested_by=request.user)
+            return campaign
+
+        self._each(
+            request,
+            queryset,
+            request_all,
+            "Reports for '{campaign}' are being rendered: see Reports for the files.",
+        )
+
+    @admin.action(description="PDF: request a pack for every department with published results")
+    def request_packs(self, request, queryset):
+        from reports.services import report_request_packs
+
+        def request_all(*, campaign):
+            report_request_packs(campaign=campaign, requested_by=request.user)
+            return campaign
+
+        self._each(
+            request,
+            queryset,
+            request_all,
+            "Department packs for '{campaign}' are being rendered: see Reports for the files.",
+        )
 
 
 @admin.register(Invitation)

@@ -93,6 +93,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Until the HR web app has its own sign-in page, people sign in through the admin's.
+LOGIN_URL = "admin:login"
+
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plimsoll")}
 
 LANGUAGE_CODE = "en"

@@ -71,10 +71,18 @@ def band_labels() -> dict[str, str]:
 
 
 def render_report(
-    *, campaign: Campaign, language: str, department: Department | None = None
+    *,
+    campaign: Campaign,
+    language: str,
+    department: Department | None = None,
+    run: ResultRun | None = None,
 ) -> RenderedReport:
-    """The organisation report (no department) or one department's pack, in `language`."""
-    run = current_run(campaign=campaign)
+    """The organisation report (no department) or one department's pack, in `language`.
+
+    From `run` when given (a queued report renders the run it was asked for, even if a newer
+    run has become current since), else from the campaign's current run.
+    """
+    run = run or current_run(campaign=campaign)
     if run is None:
         raise ReportUnavailableError(
             f"Campaign '{campaign}' has no results yet: it is scored after it closes."

@@ -13,11 +13,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from accounts.models import Department
-from accounts.selectors import Scope
+from accounts.selectors import Scope, scope_for
 from assessments.models import Campaign
 from assessments.scoring import OVERALL
 from assessments.selectors import ParticipationRow, campaign_participation
-from reports.models import DomainResult, ResultRun
+from reports.models import DomainResult, Report, ReportStatus, ResultRun
 
 
 def current_run(*, campaign: Campaign) -> ResultRun | None:
@@ -123,6 +123,27 @@ def participation(*, scope: Scope, campaign: Campaign) -> list[ParticipationRow]
     ]
 
 
+def report_for_download(*, user, report_id: int) -> Report | None:
+    """A finished report the user may download, or None (missing, unfinished or not theirs).
+
+    HR members who see the whole organisation get every report of it; a manager gets the
+    packs of departments inside their subtree and never the organisation report. The admin
+    site's superusers get every report, as they can in the admin.
+    """
+    report = (
+        Report.objects.select_related("department", "campaign")
+        .filter(pk=report_id, status=ReportStatus.DONE)
+        .exclude(file="")
+        .first()
+    )
+    if report is None or not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return report
+    scope = scope_for(user=user, organization=report.organization_id)
+    return report if scope.covers(report.department) else None
+
+
 __all__ = [
     "Heatmap",
     "campaign_results",
@@ -131,5 +152,6 @@ __all__ = [
     "departments_by_priority",
     "heatmap",
     "participation",
+    "report_for_download",
     "top_risks",
 ]

@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
-from assessments.scoring import InstrumentModel, score_campaign
+from assessments.scoring import OVERALL, InstrumentModel, score_campaign
 from assessments.selectors import campaign_answer_matrix
 from reports.models import (
     Action,
@@ -90,7 +90,11 @@ def result_run_execute(*, run_id: int) -> ResultRun:
     is recorded on the run and leaves the previous current run in place.
     """
     with transaction.atomic():
-        run = ResultRun.objects.select_for_update().select_related("campaign").get(pk=run_id)
+        run = (
+            ResultRun.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=run_id)
+        )
         if run.status == RunStatus.DONE:
             return run
         run.status = RunStatus.RUNNING
@@ -324,7 +328,7 @@ def action_update(*, action: Action, **changes) -> Action:
     if unknown:
         raise ValidationError({unknown[0]: f"'{unknown[0]}' cannot be changed."})
     locked = (
-        Action.objects.select_for_update()
+        Action.objects.select_for_update(of=("self",))
         .select_related("campaign", "department")
         .get(pk=action.pk)
     )
@@ -401,6 +405,39 @@ def report_request(
     return report
 
 
+@transaction.atomic
+def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Report]:
+    """Ask for a department pack, in each campaign language, for every department whose
+    results are published in the current run (a suppressed department gets no pack)."""
+    run = (
+        ResultRun.objects.for_organization(campaign.organization_id)
+        .filter(campaign=campaign, is_current=True)
+        .first()
+    )
+    if run is None:
+        raise ValidationError({"campaign": f"Campaign '{campaign}' has no results yet."})
+    published = (
+        Department.objects.for_organization(campaign.organization_id)
+        .filter(
+            pk__in=DomainResult.objects.filter(
+                run=run,
+                domain_code=OVERALL,
+                breakdown_attribute="",
+                suppressed=False,
+                department__isnull=False,
+            ).values("department_id")
+        )
+        .order_by("path")
+    )
+    return [
+        report_request(
+            campaign=campaign, language=language, department=department, requested_by=requested_by
+        )
+        for department in published
+        for language in campaign.languages
+    ]
+
+
 def report_render(*, report_id: int) -> Report:
     """Render a queued report into storage; safe to run twice, failures recorded on the row.
 
@@ -412,8 +449,10 @@ def report_render(*, report_id: int) -> Report:
 
     with transaction.atomic():
         report = (
-            Report.objects.select_for_update()
-            .select_related("campaign", "department", "campaign__organization")
+            # Only the report row: its department is nullable, and PostgreSQL cannot lock the
+            # nullable side of an outer join.
+            Report.objects.select_for_update(of=("self",))
+            .select_related("campaign", "department", "campaign__organization", "result_run")
             .get(pk=report_id)
         )
         if report.status == ReportStatus.DONE:
@@ -441,7 +480,10 @@ def report_render(*, report_id: int) -> Report:
         report.save(update_fields=["status"])
     try:
         rendered = render_report(
-            campaign=report.campaign, language=report.language, department=report.department
+            campaign=report.campaign,
+            language=report.language,
+            department=report.department,
+            run=report.result_run,
         )
         name = report_filename(report)
         with transaction.atomic():

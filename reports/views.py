@@ -6,17 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
-from reports.models import Report, ReportStatus
+from reports.selectors import report_for_download
 
 
 @require_GET
 @login_required
 def report_download(request: HttpRequest, pk: int) -> FileResponse:
-    """Stream a finished PDF. For now only staff may download (HR roles come with the HR app);
-    anyone else gets 404, which does not even confirm that the report exists."""
-    if not request.user.is_staff:
-        raise Http404("No such report.")
-    report = Report.objects.filter(pk=pk, status=ReportStatus.DONE).exclude(file="").first()
+    """Stream a finished PDF to someone whose scope covers it. Anyone else gets 404, which
+    does not even confirm that the report exists."""
+    report = report_for_download(user=request.user, report_id=pk)
     if report is None:
         raise Http404("No such report, or it is not ready yet.")
     return FileResponse(

@@ -14,7 +14,7 @@ from assessments.scoring.model import InstrumentModel
 
 FIGURES = [
     "n", "mean", "sd", "share_high_risk", "risk_score", "band",
-    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant",
+    "trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant", "band_counts",
 ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""band_of and risk_score at and around every cut-off, for both directions and both kinds of cut-off.
+"""band_of and risk_score at and around every cut-off, both directions, both kinds of cut-off.
 
 The documented semantics (assessments/instruments/FORMAT.md, engine.band_of), cut-offs a < b < c
 (a = p20, b = p50, c = p80 for a benchmark)::
@@ -99,7 +99,7 @@ def test_the_ends_of_the_score_range(direction, mean, expected):
 @pytest.mark.parametrize(
     ("direction", "values", "mean", "expected"),
     [
-        # 1..5: position = (mean − 1) / 4
+        # 1..5: position = (mean - 1) / 4
         ("higher_is_worse", None, 1.0, 0.0),
         ("higher_is_worse", None, 5.0, 100.0),
         ("higher_is_worse", None, 2.0, 25.0),

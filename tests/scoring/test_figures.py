@@ -2,25 +2,25 @@
 
 The instrument (synthetic, "Item 1" ... "Item 5") has two domains:
 
-- ``demands`` — items D1, D2, D3 on a plain 1..5 scale, **D3 reverse-keyed** (score 6 − x),
+- ``demands`` — items D1, D2, D3 on a plain 1..5 scale, **D3 reverse-keyed** (score 6 - x),
   ``higher_is_worse``, ``min_answered: 2``, individual high risk at score ≥ 4.0, bands from
   **benchmark percentiles** p20 = 2.0, p50 = 2.5, p80 = 3.5. It also carries absolute cut-offs
   [3.0, 4.0, 4.5], which must be ignored because the benchmark takes precedence (with them
   N1 would be "good" and S1 "well" instead of "improve" and "good").
-  Score range 1..5, so risk score = (mean − 1) / 4 · 100.
+  Score range 1..5, so risk score = (mean - 1) / 4 · 100.
 - ``energy`` — items E1, E2 on a 1..5 scale **value-mapped** to [0, 25, 50, 75, 100],
   ``higher_is_better``, ``min_answered: 1``, individual high risk at score ≤ 25, **absolute**
-  bands [25, 50, 75]. Score range 0..100, so risk score = 100 − mean.
+  bands [25, 50, 75]. Score range 0..100, so risk score = 100 - mean.
 
 The tree (k = 3, so every checked cell is published unless it is genuinely below k)::
 
     organisation (department_id <NA>)
-    ├── North (10): 3 people attached directly (r8–r10)
-    │   ├── N1 (11): r1–r4
-    │   └── N2 (12): r5–r7
+    ├── North (10): 3 people attached directly (r8-r10)
+    │   ├── N1 (11): r1-r4
+    │   └── N2 (12): r5-r7
     └── South (20): nobody attached directly
-        ├── S1 (21): r11–r15
-        ├── S2 (22): r16–r20
+        ├── S1 (21): r11-r15
+        ├── S2 (22): r16-r20
         └── S3 (23): no respondents
 
 Respondent scores (raw answers in RESPONDENTS below; "—" = not answered)::
@@ -47,47 +47,61 @@ Respondent scores (raw answers in RESPONDENTS below; "—" = not answered)::
     19  S2    3  2  5   (3+2+1)/3 = 2          5  3   (100+50)/2 = 75
     20  S2    3  4  4   (3+4+2)/3 = 3          3  4   (50+75)/2  = 62.5
 
-Per cell: n, Σx, Σx², mean = Σx/n, SS = Σx² − (Σx)²/n, sd = √(SS/(n−1)); "high" counts
+Per cell: n, Σx, Σx², mean = Σx/n, SS = Σx² - (Σx)²/n, sd = √(SS/(n-1)); "high" counts
 demands ≥ 4 (r2, r4, r8, r9) and energy ≤ 25 (r1, r2, r4, r7, r8, r9, r13).
 
 demands (bands: mean > 3.5 urgent, 2.5 < mean ≤ 3.5 improve, 2.0 < mean ≤ 2.5 good, ≤ 2.0 well)::
 
-    N1     n=4  Σx=14    Σx²=50      mean=3.5 (= p80)  SS=50−196/4=1        sd=√(1/3)
-           high 2/4   risk=(3.5−1)/4·100=62.5      band improve (3.5 is not > 3.5)
+    N1     n=4  Σx=14    Σx²=50      mean=3.5 (= p80)  SS=50-196/4=1        sd=√(1/3)
+           high 2/4   risk=(3.5-1)/4·100=62.5      band improve (3.5 is not > 3.5)
     N2     n=2 < k=3: suppressed (r5 has no demands score)
-    North  N1 + N2(r6, r7) + r8–r10: n=9  Σx=14+4.5+12=30.5  Σx²=50+10.25+50=110.25
-           mean=30.5/9=61/18  SS=110.25−930.25/9=62/9  sd=√(62/9/8)=√(31/36)
-           high 4/9   risk=(61/18−1)/4·100=1075/18   band improve (2.5 < 3.39 ≤ 3.5)
-    S1     n=5  Σx=12.5  Σx²=32.25   mean=2.5 (= p50)  SS=32.25−156.25/5=1  sd=√(1/4)=0.5
+    North  N1 + N2(r6, r7) + r8-r10: n=9  Σx=14+4.5+12=30.5  Σx²=50+10.25+50=110.25
+           mean=30.5/9=61/18  SS=110.25-930.25/9=62/9  sd=√(62/9/8)=√(31/36)
+           high 4/9   risk=(61/18-1)/4·100=1075/18   band improve (2.5 < 3.39 ≤ 3.5)
+    S1     n=5  Σx=12.5  Σx²=32.25   mean=2.5 (= p50)  SS=32.25-156.25/5=1  sd=√(1/4)=0.5
            high 0     risk=37.5    band good (2.5 is not > 2.5)
-    S2     n=5  Σx=10    Σx²=22      mean=2.0 (= p20)  SS=22−100/5=2        sd=√(2/4)
+    S2     n=5  Σx=10    Σx²=22      mean=2.0 (= p20)  SS=22-100/5=2        sd=√(2/4)
            high 0     risk=25      band well (2.0 ≤ 2.0)
     S3     n=0: suppressed
-    South  S1 + S2: n=10  Σx=22.5  Σx²=54.25  mean=2.25  SS=54.25−506.25/10=3.625
-           sd=√(3.625/9)   high 0   risk=(2.25−1)/4·100=31.25   band good
+    South  S1 + S2: n=10  Σx=22.5  Σx²=54.25  mean=2.25  SS=54.25-506.25/10=3.625
+           sd=√(3.625/9)   high 0   risk=(2.25-1)/4·100=31.25   band good
     org    North + South: n=19  Σx=53  Σx²=164.5  mean=53/19
-           SS=164.5−2809/19=316.5/19   sd=√(316.5/19/18)
-           high 4/19  risk=(53/19−1)/4·100=850/19   band improve (2.79)
+           SS=164.5-2809/19=316.5/19   sd=√(316.5/19/18)
+           high 4/19  risk=(53/19-1)/4·100=850/19   band improve (2.79)
 
 energy (bands: mean < 25 urgent, 25 ≤ mean < 50 improve, 50 ≤ mean < 75 good, ≥ 75 well)::
 
-    N1     n=4  Σx=100   Σx²=3750     mean=25 (= a)  SS=3750−10000/4=1250   sd=√(1250/3)
+    N1     n=4  Σx=100   Σx²=3750     mean=25 (= a)  SS=3750-10000/4=1250   sd=√(1250/3)
            high 3/4   risk=75      band improve (25 is not < 25)
-    N2     n=3  Σx=150   Σx²=10312.5  mean=50 (= b)  SS=10312.5−22500/3=2812.5
+    N2     n=3  Σx=150   Σx²=10312.5  mean=50 (= b)  SS=10312.5-22500/3=2812.5
            sd=√(2812.5/2)=37.5     high 1/3   risk=50   band good
     North  n=10 Σx=100+150+100=350  Σx²=3750+10312.5+4687.5=18750  mean=35
-           SS=18750−122500/10=6500  sd=√(6500/9)  high 6/10  risk=65  band improve
-    S1     n=5  Σx=250   Σx²=15625    mean=50 (= b)  SS=15625−62500/5=3125  sd=√(3125/4)
+           SS=18750-122500/10=6500  sd=√(6500/9)  high 6/10  risk=65  band improve
+    S1     n=5  Σx=250   Σx²=15625    mean=50 (= b)  SS=15625-62500/5=3125  sd=√(3125/4)
            high 1/5   risk=50      band good
-    S2     n=5  Σx=375   Σx²=29062.5  mean=75 (= c)  SS=29062.5−140625/5=937.5
+    S2     n=5  Σx=375   Σx²=29062.5  mean=75 (= c)  SS=29062.5-140625/5=937.5
            sd=√(937.5/4)           high 0     risk=25   band well
-    South  n=10 Σx=625   Σx²=44687.5  mean=62.5  SS=44687.5−390625/10=5625  sd=√(5625/9)=25
+    South  n=10 Σx=625   Σx²=44687.5  mean=62.5  SS=44687.5-390625/10=5625  sd=√(5625/9)=25
            high 1/10  risk=37.5    band good
-    org    n=20 Σx=975   Σx²=63437.5  mean=48.75  SS=63437.5−950625/20=15906.25
+    org    n=20 Σx=975   Σx²=63437.5  mean=48.75  SS=63437.5-950625/20=15906.25
            sd=√(15906.25/19)   high 7/20   risk=51.25   band improve
 
-Suppression at k = 3: at North, demands: N1 (4) shown, N2 (2) suppressed, uncovered 9 − 4 = 5;
-energy: uncovered 10 − 4 − 3 = 3. At South the uncovered count is 0 (S3 is empty). At the
+Respondents per band (band_counts: each person's own score graded with the domain's cut-offs,
+same boundaries as for a group mean), as (urgent, improve, good, well)::
+
+    demands: urgent > 3.5 (r2 4, r4 4, r8 5, r9 4), improve (2.5, 3.5] (the 3s), good (2.0, 2.5]
+    (r6, r15: 2.5), well <= 2.0.
+    N1 3,4,3,4 -> (2, 2, 0, 0)        North = N1 + r6 good + r7 well + r8, r9 urgent + r10 improve
+    S1 2,3,2,3,2.5 -> (0, 2, 1, 2)    -> (4, 3, 1, 1)
+    S2 1,2,2,2,3 -> (0, 1, 0, 4)      South (0, 3, 1, 6)       org (4, 6, 2, 7)
+    energy: urgent < 25, improve [25, 50), good [50, 75), well >= 75.
+    N1 0,25,50,25 -> (1, 2, 1, 0)     N2 87.5,50,12.5 -> (1, 0, 1, 1)
+    North = N1 + N2 + 12.5 urgent, 25 improve, 62.5 good -> (3, 3, 3, 1)
+    S1 50,87.5,12.5,37.5,62.5 -> (1, 1, 2, 1)   S2 100,75,62.5,75,62.5 -> (0, 0, 2, 3)
+    South (1, 1, 4, 4)                org (4, 4, 7, 5)
+
+Suppression at k = 3: at North, demands: N1 (4) shown, N2 (2) suppressed, uncovered 9 - 4 = 5;
+energy: uncovered 10 - 4 - 3 = 3. At South the uncovered count is 0 (S3 is empty). At the
 organisation it is 0. So nothing beyond N2/demands and S3 is suppressed.
 """
 
@@ -154,6 +168,22 @@ EXPECTED = {
     (SOUTH, "energy"): (10, 62.5, 25.0, 1 / 10, 37.5, "good"),
     (ROOT, "energy"): (20, 48.75, sqrt(15906.25 / 19), 7 / 20, 51.25, "improve"),
 }
+# (department, domain): respondents per band (urgent, improve, good, well), from the docstring.
+BAND_COUNTS = {
+    (N1, "demands"): (2, 2, 0, 0),
+    (NORTH, "demands"): (4, 3, 1, 1),
+    (S1, "demands"): (0, 2, 1, 2),
+    (S2, "demands"): (0, 1, 0, 4),
+    (SOUTH, "demands"): (0, 3, 1, 6),
+    (ROOT, "demands"): (4, 6, 2, 7),
+    (N1, "energy"): (1, 2, 1, 0),
+    (N2, "energy"): (1, 0, 1, 1),
+    (NORTH, "energy"): (3, 3, 3, 1),
+    (S1, "energy"): (1, 1, 2, 1),
+    (S2, "energy"): (0, 0, 2, 3),
+    (SOUTH, "energy"): (1, 1, 4, 4),
+    (ROOT, "energy"): (4, 4, 7, 5),
+}
 SUPPRESSED = [(N2, "demands"), (S3, "demands"), (S3, "energy")]
 
 
@@ -190,7 +220,7 @@ def fixture_model():
 
 
 def fixture_inputs() -> dict:
-    """score_campaign's keyword arguments: codes = raw − min + 1 = raw here, 0 = not answered."""
+    """score_campaign's keyword arguments: codes = raw - min + 1 = raw here, 0 = not answered."""
     answers = np.array(
         [[0 if raw is None else raw for raw in row[1:]] for row in RESPONDENTS], dtype=np.int8
     )
@@ -221,6 +251,20 @@ def test_published_figures_match_the_hand_computed_ones(frame, department_id, do
     assert row["band"] == band
 
 
+@pytest.mark.parametrize(("department_id", "domain_code"), list(BAND_COUNTS))
+def test_respondents_per_band(frame, department_id, domain_code):
+    counts = cell(frame, department_id, domain_code)["band_counts"]
+    expected = dict(
+        zip(
+            ("urgent", "improve", "good", "well"),
+            BAND_COUNTS[(department_id, domain_code)],
+            strict=True,
+        )
+    )
+    assert counts == expected
+    assert sum(counts.values()) == EXPECTED[(department_id, domain_code)][0]
+
+
 @pytest.mark.parametrize(("department_id", "domain_code"), SUPPRESSED)
 def test_cells_below_k_carry_no_figures(frame, department_id, domain_code):
     """N2/demands has n = 2 (r5 answered one demands item of the two required); S3 is empty."""
@@ -228,7 +272,7 @@ def test_cells_below_k_carry_no_figures(frame, department_id, domain_code):
 
 
 def test_the_frame_has_exactly_one_row_per_department_and_domain(frame):
-    """7 departments + the organisation, × (2 domains + the "overall" priority row)."""
+    """7 departments + the organisation, * (2 domains + the "overall" priority row)."""
     assert len(frame) == 8 * 3
     assert not frame.duplicated(["department_id", "domain_code"]).any()
     assert set(frame["breakdown_attribute"]) == {""}
@@ -243,8 +287,10 @@ def test_the_frame_has_exactly_one_row_per_department_and_domain(frame):
 
 
 def test_no_trend_without_a_previous_campaign(frame):
-    assert frame[["trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant"]].isna().all(
-        axis=None
+    assert (
+        frame[["trend_diff", "trend_ci_low", "trend_ci_high", "trend_significant"]]
+        .isna()
+        .all(axis=None)
     )
 
 
@@ -302,8 +348,8 @@ def test_the_department_order_and_the_answer_order_do_not_matter():
 
 
 def welch_by_hand(n1, m1, s1, n0, m0, s0):
-    """diff = m1 − m0, se² = s1²/n1 + s0²/n0, Welch–Satterthwaite
-    df = se⁴ / ((s1²/n1)²/(n1−1) + (s0²/n0)²/(n0−1)), 95% CI = diff ± t(0.975, df)·se."""
+    """diff = m1 - m0, se² = s1²/n1 + s0²/n0, Welch-Satterthwaite
+    df = se⁴ / ((s1²/n1)²/(n1-1) + (s0²/n0)²/(n0-1)), 95% CI = diff ± t(0.975, df)·se."""
     v1, v0 = s1 * s1 / n1, s0 * s0 / n0
     df = (v1 + v0) ** 2 / (v1 * v1 / (n1 - 1) + v0 * v0 / (n0 - 1))
     half = stats.t.ppf(0.975, df) * sqrt(v1 + v0)
@@ -313,7 +359,7 @@ def welch_by_hand(n1, m1, s1, n0, m0, s0):
 
 def test_trend_against_the_previous_campaign():
     """North/demands, now n=9 mean=61/18 sd=√(31/36), before n=12 mean=2.5 sd=0.6:
-    diff = 61/18 − 45/18 = 8/9 ≈ 0.889; v1 = (31/36)/9 ≈ 0.0957, v0 = 0.36/12 = 0.03,
+    diff = 61/18 - 45/18 = 8/9 ≈ 0.889; v1 = (31/36)/9 ≈ 0.0957, v0 = 0.36/12 = 0.03,
     se = √0.1257 ≈ 0.355, df = 0.1257² / (0.0957²/8 + 0.03²/11) ≈ 12.9, t ≈ 2.16,
     CI ≈ 0.889 ± 0.766 = (0.12, 1.65): excludes 0, significant.
 
