@@ -6,7 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 1
 
-.PHONY: help demo serve setup test lint format migrations-check messages broker-set worker worker-reports beat clean
+.PHONY: help demo serve setup test lint format migrations-check messages broker-set worker worker-reports beat clean \
+	system-packages system-packages-test report-pngs
 
 help:
 	@echo "make demo              set up, load demo data and serve on http://$(HOST):$(PORT)"
@@ -15,6 +16,14 @@ help:
 	@echo "make format            apply ruff formatting"
 	@echo "make migrations-check  fail if a model change lacks a migration"
 	@echo "make worker | worker-reports | beat   run Celery processes (needs CELERY_BROKER_URL)"
+
+# Debian packages pip cannot provide (WeasyPrint's libraries; Chromium and poppler for tests),
+# installed only when missing. Elsewhere, bin/system-packages names them.
+system-packages:
+	@bin/system-packages runtime
+
+system-packages-test:
+	@bin/system-packages test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Plimsoll needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Try: make PYTHON=python3.12 ...")'
@@ -27,7 +36,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
 	@echo "Wrote .env with a new SECRET_KEY."
 
-setup: $(VENV)/.installed .env
+setup: system-packages $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_instruments
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -40,7 +49,7 @@ serve: setup
 	@echo "Plimsoll is serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)."
 	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
 
-test: $(VENV)/.installed
+test: system-packages-test $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -95,3 +104,8 @@ bench-scoring: $(VENV)/.installed
 .PHONY: bench-report
 bench-report: $(VENV)/.installed
 	$(PY) -m bench.report
+
+# The demo campaign's organisation report and one department pack as PNG pages, for a look
+# (needs `make demo` or `manage.py seed_demo` first). Written to report-pngs/.
+report-pngs: system-packages-test $(VENV)/.installed .env
+	$(PY) manage.py report_pngs --out report-pngs

@@ -182,3 +182,31 @@ def test_seed_prints_working_survey_links_and_reports(core_instrument, client):
     assert {r.status for r in reports} == {ReportStatus.DONE}
     assert all(r.file.open("rb").read(5) == b"%PDF-" for r in reports)
     assert output.count("/reports/") == 3
+
+
+def test_report_pngs_writes_every_page_of_the_demo_reports(core_instrument, tmp_path):
+    """`make report-pngs`: one PNG per page of each finished demo report, none left out."""
+    import re
+    import subprocess
+
+    from reports.models import Report
+    from reports.services import report_filename
+
+    _seed(1, reports=True)
+    out = io.StringIO()
+    call_command("report_pngs", out=tmp_path, dpi=20, stdout=out)
+    for report in Report.objects.all():
+        stem = report_filename(report).removesuffix(".pdf")
+        info = subprocess.run(
+            ["pdfinfo", "-"], input=report.file.open("rb").read(), capture_output=True, check=True
+        )
+        pages = int(re.search(rb"Pages:\s+(\d+)", info.stdout).group(1))
+        pngs = sorted(tmp_path.glob(f"{stem}-*.png"))
+        assert len(pngs) == pages > 1, stem
+        assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+        assert f"{stem}: {pages} pages" in out.getvalue()
+
+
+def test_report_pngs_without_reports_says_what_to_run(db, tmp_path):
+    with pytest.raises(CommandError, match="make demo"):
+        call_command("report_pngs", out=tmp_path)
