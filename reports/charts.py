@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.html import escape
 
@@ -16,6 +17,12 @@ BAND_ORDER = ("urgent", "improve", "good", "well")
 BAND_COLOURS = {"urgent": "#b03a2e", "improve": "#d68910", "good": "#7d9d3a", "well": "#1e8449"}
 # Shapes from DejaVu Sans, which the report font stack includes.
 BAND_SYMBOLS = {"urgent": "▲▲", "improve": "▲", "good": "●", "well": "✓"}
+
+
+def whole(value: float) -> str:
+    """A score rounded half up, as the templates' `floatformat:0` shows it, so a bar and a
+    table never disagree (Python's own formatting rounds 62.5 to 62)."""
+    return str(Decimal(repr(value)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def risk_bars(bars: Sequence[Bar], *, width: int = 640, title: str = "") -> str:
             f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" '
             f'fill="{colour}"/>'
             f'<text x="{label_width + length + 6:.1f}" y="{y + 14}" fill="#1b2a3a">'
-            f"{bar.value:.0f} {symbol}{(' · ' + escape(bar.note)) if bar.note else ''}</text>"
+            f"{whole(bar.value)} {symbol}{(' · ' + escape(bar.note)) if bar.note else ''}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 
 class ForbiddenFetch(ValueError):
@@ -46,8 +46,15 @@ class StaticFilesFetcher(URLFetcher):
 
 
 def html_to_pdf(html: str) -> tuple[bytes, int]:
-    """Render an HTML document (from a report template) to PDF bytes and its page count."""
-    document = HTML(
-        string=html, base_url=str(settings.BASE_DIR) + "/", url_fetcher=StaticFilesFetcher()
-    ).render()
-    return document.write_pdf(), len(document.pages)
+    """Render an HTML document (from a report template) to PDF bytes and its page count.
+
+    A refused fetch raises ForbiddenFetch. WeasyPrint stops on it with a BaseException, which
+    would slip past the `except Exception` that records a failed report on its row.
+    """
+    try:
+        document = HTML(
+            string=html, base_url=str(settings.BASE_DIR) + "/", url_fetcher=StaticFilesFetcher()
+        ).render()
+        return document.write_pdf(), len(document.pages)
+    except FatalURLFetchingError as error:
+        raise ForbiddenFetch(str(error.__cause__ or error)) from error

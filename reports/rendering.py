@@ -7,6 +7,7 @@ give out: suppressed cells arrive without figures and are never turned into numb
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -168,24 +169,42 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
         "department": department,
     }
     if department is None:
-        context.update(_organisation_summary(campaign, scope, cells, by_code, departments, labels))
+        context.update(
+            _organisation_summary(campaign, scope, cells, by_code, departments, labels, published)
+        )
         context["domain_pages"] = [_domain_page(domain, cells, rows, labels) for domain in domains]
         context["department_pages"] = pages
         context["library"] = _library(instrument.code, domains, cells, language)
     else:
         if not published(department.pk):
             raise ReportUnavailableError(
-                f"Department '{department}' has fewer than {k} respondents: no pack can be made "
-                "without exposing them."
+                f"Department '{department}' has no published results (fewer than {k} "
+                "respondents, or hidden so that a smaller group cannot be worked out by "
+                "subtraction): no pack can be made without exposing them."
             )
         context["page"] = next(p for p in pages if p.department.pk == department.pk)
         context["subtree_pages"] = [p for p in pages if p.department.pk != department.pk]
-        context["participation"] = [
-            row
-            for row in participation(scope=scope, campaign=campaign)
-            if row.department is not None and row.department.pk in subtree_ids
-        ]
+        context["participation"] = _participation_counts(
+            [
+                row
+                for row in participation(scope=scope, campaign=campaign)
+                if row.department is not None and row.department.pk in subtree_ids
+            ],
+            published,
+        )
+    context["suppressed_ids"] = {pk for pk in subtree_ids if not published(pk)}
     return context
+
+
+def _participation_counts(rows, published) -> list:
+    """Participation rows without counts wherever the results are suppressed: how many
+    answered a group is its n, which a suppressed group must not give away."""
+    return [
+        row
+        if not row.shown or published(row.department.pk if row.department else None)
+        else dataclasses.replace(row, shown=False, invited=None, completed=None)
+        for row in rows
+    ]
 
 
 def _domain_description(instrument, code: str) -> dict | None:
@@ -243,7 +262,7 @@ def _department_page(department, domains, cells, actions, instrument_code, langu
     )
 
 
-def _organisation_summary(campaign, scope, cells, by_code, departments, labels) -> dict:
+def _organisation_summary(campaign, scope, cells, by_code, departments, labels, published):
     organisation = [
         (by_code[code], cell)
         for (department_id, code), cell in cells.items()
@@ -272,7 +291,7 @@ def _organisation_summary(campaign, scope, cells, by_code, departments, labels) 
         ),
         key=lambda pair: -abs(pair[1].trend_diff),
     )[:5]
-    rows = participation(scope=scope, campaign=campaign)
+    rows = _participation_counts(participation(scope=scope, campaign=campaign), published)
     overall_participation = next((r for r in rows if r.department is None), None)
     top_level = [r for r in rows if r.department is not None and r.department.depth == 0]
     org_overall = cells.get((None, OVERALL))
@@ -318,10 +337,11 @@ def _domain_page(domain: DomainInfo, cells, rows, labels) -> dict:
         "more": max(0, len(ranked) - RANKED_PER_DOMAIN),
         "chart": chart,
         "bands": _band_counts(ranked),
+        # Respondents by band in the whole organisation (stored on its cell), not departments.
         "distribution": charts.band_distribution(
-            _band_counts(ranked), labels=labels, title=domain.title
+            organisation.band_counts, labels=labels, title=domain.title
         )
-        if ranked
+        if organisation and not organisation.suppressed and organisation.band_counts
         else "",
     }
 

@@ -477,7 +477,8 @@ def report_render(*, report_id: int) -> Report:
             report.save(update_fields=["file", "status", "error", "finished_at"])
             return report
         report.status = ReportStatus.RUNNING
-        report.save(update_fields=["status"])
+        report.started_at = timezone.now()
+        report.save(update_fields=["status", "started_at"])
     try:
         rendered = render_report(
             campaign=report.campaign,
@@ -517,10 +518,17 @@ def report_filename(report: Report) -> str:
     return "-".join(part for part in parts if part) + ".pdf"
 
 
+# A report still running this long after it started lost its worker: longer than the
+# hard time limit of a task (config/celery.py), so a live rendering is never doubled.
+STALE_RENDERING = dt.timedelta(minutes=15)
+
+
 def reports_sweep(*, now: dt.datetime | None = None) -> list[int]:
-    """Re-enqueue reports left queued (broker down when asked) for a while."""
+    """Re-enqueue reports left queued (broker down when asked) or whose worker vanished."""
     now = now or timezone.now()
-    stale = Report.objects.filter(status=ReportStatus.QUEUED, created_at__lt=now - STALE_PENDING)
+    stale = Report.objects.filter(
+        status=ReportStatus.QUEUED, created_at__lt=now - STALE_PENDING
+    ) | Report.objects.filter(status=ReportStatus.RUNNING, started_at__lt=now - STALE_RENDERING)
     report_ids = list(stale.values_list("pk", flat=True))
     from reports.tasks import render_report as task
 
