@@ -59,7 +59,20 @@ class DepartmentPage:
     trends: list[tuple[DomainInfo, DomainResult]]
     suggestions: list[tuple[DomainInfo, str, list]]
     actions: list[Action]
-    children: list = field(default_factory=list)
+    significant: list[tuple[DomainInfo, DomainResult]] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> int:
+        """Domains compared with the previous survey whose change is not significant."""
+        return len(self.trends) - len(self.significant)
+
+
+@dataclass
+class AreaRow:
+    """One department of a pack's subtree: participation and, where published, priorities."""
+
+    participation: object  # assessments.selectors.ParticipationRow
+    page: DepartmentPage | None  # None: results suppressed
 
 
 def band_labels() -> dict[str, str]:
@@ -68,6 +81,15 @@ def band_labels() -> dict[str, str]:
         Band.IMPROVE: _("Improvement needed"),
         Band.GOOD: _("Good, room to improve"),
         Band.WELL: _("Doing well"),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        ActionStatus.PLANNED: _("Planned"),
+        ActionStatus.IN_PROGRESS: _("In progress"),
+        ActionStatus.DONE: _("Done"),
+        ActionStatus.CANCELLED: _("Cancelled"),
     }
 
 
@@ -124,6 +146,16 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
         cell.band_label = labels.get(cell.band, "")
         cell.band_symbol = charts.BAND_SYMBOLS.get(cell.band, "")
         cell.band_colour = charts.BAND_COLOURS.get(cell.band, "")
+        if not cell.suppressed:
+            cell.share_high_risk_percent = (
+                None if cell.share_high_risk is None else round(cell.share_high_risk * 100)
+            )
+            domain = by_code.get(cell.domain_code)
+            cell.trend_worse = bool(
+                domain
+                and cell.trend_diff is not None
+                and (cell.trend_diff > 0) == (domain.direction == "higher_is_worse")
+            )
         cells[(cell.department_id, cell.domain_code)] = cell
     k = campaign.min_group_size
 
@@ -183,7 +215,7 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
                 "subtraction): no pack can be made without exposing them."
             )
         context["page"] = next(p for p in pages if p.department.pk == department.pk)
-        context["subtree_pages"] = [p for p in pages if p.department.pk != department.pk]
+        by_department = {p.department.pk: p for p in pages}
         context["participation"] = _participation_counts(
             [
                 row
@@ -192,6 +224,22 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
             ],
             published,
         )
+        # What was agreed further down the subtree (the department's own plan is on its page).
+        context["area_actions"] = sorted(
+            (
+                (departments[department_id], action)
+                for department_id, found in actions.items()
+                # A hidden department is only ever named beside "< k".
+                if department_id != department.pk and published(department_id)
+                for action in found
+            ),
+            key=lambda pair: (pair[0].path, pair[1].due_date or dt.date.max, pair[1].pk),
+        )
+        # The department and its subtree: who took part and, where published, what stands out.
+        context["area"] = [
+            AreaRow(participation=row, page=by_department.get(row.department.pk))
+            for row in context["participation"]
+        ]
     context["suppressed_ids"] = {pk for pk in subtree_ids if not published(pk)}
     return context
 
@@ -217,9 +265,11 @@ def _domain_description(instrument, code: str) -> dict | None:
 def _actions(campaign: Campaign, department_ids: set[int]) -> dict[int, list[Action]]:
     found: dict[int, list[Action]] = {}
     today = timezone.localdate()
+    statuses = status_labels()
     for action in Action.objects.for_organization(campaign.organization_id).filter(
         campaign=campaign, department_id__in=department_ids
     ):
+        action.status_label = statuses.get(action.status, action.status)
         action.overdue = bool(
             action.due_date
             and action.due_date < today
@@ -257,6 +307,10 @@ def _department_page(department, domains, cells, actions, instrument_code, langu
         cells=shown,
         top_risks=ranked[:3],
         trends=[(d, c) for d, c in shown if c.trend_diff is not None],
+        significant=sorted(
+            ((d, c) for d, c in shown if c.trend_diff is not None and c.trend_significant),
+            key=lambda pair: -abs(pair[1].trend_diff),
+        ),
         suggestions=suggestions,
         actions=sorted(actions, key=lambda a: (a.due_date or dt.date.max, a.pk)),
     )

@@ -154,18 +154,18 @@ def test_organisation_report_shows_the_stored_figures(rendered, org_text):
                 rf"{BAND_LABELS[overall['band']]}\s+{overall['n']}\n"
             )
             assert re.search(line, org_text), rendered.names[key]
-    # Each department's highest risk in its top risks table, mean with two decimals.
+    # Each department's highest risk first among its top risks, mean with two decimals.
     for key in PUBLISHED:
         mine = [(d, cells[(key, d["code"])]) for d in rendered.domains]
         top = max(c["risk_score"] for _, c in mine)
         title, cell = next((d["en"], c) for d, c in mine if c["risk_score"] == top)
         line = (
-            rf"{re.escape(title)}\s+{whole(cell['risk_score'])}\s+"
-            rf"{re.escape(charts.BAND_SYMBOLS[cell['band']])} {BAND_LABELS[cell['band']]}\s+"
-            rf"{re.escape(two_places(cell['mean']))}\s+{round(cell['share_high_risk'] * 100)} %\s+"
-            rf"{cell['n']}\n"
+            f"1. {title}: {whole(cell['risk_score'])} / 100 "
+            f"{charts.BAND_SYMBOLS[cell['band']]} {BAND_LABELS[cell['band']]} · "
+            f"mean {two_places(cell['mean'])} · "
+            f"{round(cell['share_high_risk'] * 100)} % at high risk · n = {cell['n']}"
         )
-        assert re.search(line, org_text), (rendered.names[key], title)
+        assert line in text, (rendered.names[key], title)
 
 
 def test_band_distribution_counts_respondents_of_the_whole_organisation(rendered, org_text):
@@ -207,18 +207,37 @@ def _action_pairs(rendered, key) -> set[tuple[str, str]]:
     }
 
 
+def _ranked_action_pairs(rendered, key) -> list[tuple[str, str]]:
+    """The department's domains in the two worst bands, highest risk score first (instrument
+    order among equals), as the department pages list them."""
+    order = [d["code"] for d in rendered.domains]
+    cells = [
+        (code, cell)
+        for (_, code), cell in _published_cells(rendered, (key,)).items()
+        if cell["band"] in ACTION_BANDS
+    ]
+    cells.sort(key=lambda pair: (-pair[1]["risk_score"], order.index(pair[0])))
+    return [(code, cell["band"]) for code, cell in cells]
+
+
 def test_each_department_page_suggests_actions_for_its_two_worst_bands(rendered, org_text):
+    """Every domain in the two worst bands is named with its band; the three with the highest
+    risk come with their suggested actions, the others point to the action library."""
     pages = _department_pages(rendered, org_text)
     everything = {(code, band) for code, bands in LIBRARY.items() for band in bands}
     for key, page in pages.items():
         page = flat(page)
-        needed = _action_pairs(rendered, key)
-        assert needed, key
-        for code, band in needed:
+        ranked = _ranked_action_pairs(rendered, key)
+        assert ranked, key
+        for position, (code, band) in enumerate(ranked):
             title = next(d["en"] for d in rendered.domains if d["code"] == code)
             assert f"{title} ({BAND_LABELS[band]})" in page, (key, code)
             for action in LIBRARY[code][band]:
-                assert action["title"]["en"] in page, (key, code, band)
+                if position < 3:
+                    assert action["title"]["en"] in page, (key, code, band)
+        if len(ranked) > 3:
+            assert "Also needing action:" in page and "action library" in page, key
+        needed = set(ranked[:3])
         shown = {a["title"]["en"] for code, band in needed for a in LIBRARY[code][band]}
         for code, band in everything - needed:
             for action in LIBRARY[code][band]:
@@ -285,7 +304,10 @@ def test_no_figure_of_a_suppressed_department_appears(rendered, org_text, pack_t
     for key in ("buoy", "keel"):
         assert re.search(rf"{rendered.names[key]}\s+<\s?k\n", org_text)
     assert re.search(rf"{rendered.names['foghorn']}\s+<\s?k\n", pack_text)
-    assert "5 departments are not listed: fewer than k people answered there." in flat(org_text)
+    assert (
+        "5 departments are not listed: fewer than 5 people answered there, or they are hidden so "
+        "that a smaller group cannot be worked out." in flat(org_text)
+    )
     assert "< k — fewer than 5 responses: hidden to protect anonymity" in flat(org_text)
 
     # Every mean printed (two decimals) is a published cell's; none is a hidden one's.
@@ -355,11 +377,13 @@ def test_department_pack_covers_its_subtree_only(rendered, pack_text):
     # The subtree heatmap lists the two published departments; Foghorn Unit is counted.
     with translation.override("de"):
         hidden = ngettext(
-            "%(counter)s department is not listed: fewer than k people answered there.",
-            "%(counter)s departments are not listed: fewer than k people answered there.",
+            "%(counter)s department is not listed: fewer than %(k)s people answered there, or "
+            "it is hidden so that a smaller group cannot be worked out.",
+            "%(counter)s departments are not listed: fewer than %(k)s people answered there, or "
+            "they are hidden so that a smaller group cannot be worked out.",
             1,
         )
-    assert hidden % {"counter": 1} in text
+    assert hidden % {"counter": 1, "k": 5} in text
 
 
 def test_department_pack_is_in_german(rendered, pack_text):
@@ -390,17 +414,18 @@ def test_department_pack_is_in_german(rendered, pack_text):
     assert today in text  # German month name: "3. Dezember 2026"
     # Domain titles and suggested actions come in German; the English ones do not.
     quayside = _published_cells(rendered, ("quayside",))
-    needing = [(code, c["band"]) for (_, code), c in quayside.items() if c["band"] in ACTION_BANDS]
+    needing = _ranked_action_pairs(rendered, "quayside")
     assert needing
-    for code, band in needing:
+    for position, (code, band) in enumerate(needing):
         title = next(d for d in rendered.domains if d["code"] == code)
         assert title["de"] in text
         for action in LIBRARY[code][band]:
             assert action["title"]["de"] in text
             assert action["title"]["en"] not in text
-        assert flat(LIBRARY[code][band][0]["check"]["de"]) in text
-    # Suggestions of the pack's own departments only (Quayside's and Lighthouse Crew's).
-    needed = _action_pairs(rendered, "quayside") | _action_pairs(rendered, "lighthouse")
+        if position < 3:  # the three highest risks are spelled out: what, who, how to check
+            assert flat(LIBRARY[code][band][0]["check"]["de"]) in text
+    # Suggestions for the pack's own department only; its subtree is summarised.
+    needed = set(needing)
     shown = {a["title"]["de"] for code, band in needed for a in LIBRARY[code][band]}
     others = {
         a["title"]["de"]
