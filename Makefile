@@ -66,7 +66,7 @@ migrations-check: $(VENV)/.installed .env
 # Refresh the German catalogue after changing interface text, translate, then compile.
 # Needs gettext (xgettext, msgfmt). The compiled .mo is committed so installs need neither.
 messages: $(VENV)/.installed .env
-	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=bench --no-obsolete
 	msgfmt --check -o locale/de/LC_MESSAGES/django.mo locale/de/LC_MESSAGES/django.po
 
 # Without a broker, tasks run inside the web process and these are not needed.
