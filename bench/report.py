@@ -28,7 +28,8 @@ stdin), started before any data is generated so that its peak RSS is the renderi
 
 Verified afterwards: both PDFs start with %PDF, have more than one page (pdfinfo agrees with
 RenderedReport.pages), and their text (`pdftotext`) contains every published department
-name (priority row not suppressed; for the pack, those of its subtree) and no suppressed one.
+name (priority row not suppressed; for the pack, those of its subtree), and a suppressed one
+only ever beside the "< k" mark (`pdftotext -layout` lines).
 
 Environment (all optional):
     BENCH_REPEAT=2  BENCH_SEED=1  BENCH_TIMEOUT=1800 (seconds for the measuring process)
@@ -600,14 +601,29 @@ class RenderFailedError(Exception):
 # --- Verification ---------------------------------------------------------------------------
 
 
-def pdf_text(path: Path) -> str:
-    """The PDF's text with every run of whitespace made one space (names may wrap)."""
+def pdf_text(path: Path, *, layout: bool = False) -> str:
+    """The PDF's text with every run of whitespace made one space (names may wrap), or with
+    `layout` its lines as laid out (a table row on one line)."""
+    options = ["-layout"] if layout else []
     result = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=False
+        ["pdftotext", *options, "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RenderFailedError(f"pdftotext {path.name} failed: {result.stderr.strip()}")
-    return " ".join(result.stdout.split())
+    return result.stdout if layout else " ".join(result.stdout.split())
+
+
+def beside_a_figure(lines: list[str], name: str) -> list[str]:
+    """Lines naming a suppressed department with anything but the "< k" mark beside it."""
+    pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+    return [
+        line.strip()
+        for line in lines
+        if pattern.search(line) and not re.fullmatch(r"\s*(<\s?k\s*)?", pattern.sub("", line))
+    ]
 
 
 def pdfinfo_pages(path: Path) -> int | None:
@@ -638,11 +654,13 @@ def verify(label: str, path: Path, pages: int, published: list[str], hidden: lis
             f"{label}: {len(missing)} of {len(published)} published departments missing from the "
             f"text, e.g. {', '.join(missing[:5])}"
         )
-    leaked = [name for name in hidden if contains(text, name)]
+    # A suppressed department may be named (participation, with "< k"), never beside a figure.
+    lines = pdf_text(path, layout=True).splitlines()
+    leaked = {name: found for name in hidden if (found := beside_a_figure(lines, name))}
     if leaked:
         problems.append(
-            f"{label}: {len(leaked)} suppressed department(s) named in the text: "
-            + ", ".join(leaked)
+            f"{label}: {len(leaked)} suppressed department(s) named beside something other "
+            "than '< k': " + "; ".join(f"{name} in {found[0]!r}" for name, found in leaked.items())
         )
     return problems
 
