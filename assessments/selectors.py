@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from django.db import connection
 from django.db.models import Count, Q
 
@@ -234,3 +235,9 @@ def _answer_blocks_generic(campaign_id: int, attributes: list[str]):
         blocks[key].append(bytes(answers))
     for (department_id, *attribute_values), parts in blocks.items():
         yield department_id, tuple(attribute_values), len(parts), b"".join(parts)
+
+
+def department_tree_frame(*, organization_id: int) -> pd.DataFrame:
+    """The organisation's department tree as the scoring engine takes it: id and parent_id."""
+    rows = Department.objects.for_organization(organization_id).values_list("id", "parent_id")
+    return pd.DataFrame(list(rows), columns=["id", "parent_id"])

@@ -50,7 +50,6 @@ import json
 import os
 import re
 import resource
-import secrets
 import shutil
 import subprocess
 import sys
@@ -64,6 +63,7 @@ import environ
 import numpy as np
 
 from bench.scoring import CpuClock, Tree, answer_model, copy_responses, create_campaign
+from bench.scoring import database_settings as scoring_database_settings
 from bench.submit import BASE_DIR, PYTHON, BenchError, database_reset, env_int, manage, say
 
 TARGET_ORG_SECONDS = 15.0
@@ -97,26 +97,8 @@ ACTIONS = (
 
 
 def database_settings() -> str:
-    """Point this process (and the children it starts) at the bench database only."""
-    url = os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plimsoll_bench_report"
-    )
-    # As bench/scoring.py: explicit values for everything the run depends on, so that a
-    # developer's .env or exported DATABASE_URL cannot leak into it; no broker, and the
-    # scoring's hand-off to Celery is suppressed (the bench runs it itself).
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": url,
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "0",
-            "CONN_MAX_AGE": "60",
-            "CELERY_BROKER_URL": "",
-            "EMAIL_URL": "dummymail://",
-            "SCORING_TEST_DELAY_SECONDS": "0",
-        }
-    )
-    return url
+    """The bench database, with the same explicit settings as bench/scoring.py."""
+    return scoring_database_settings("plimsoll_bench_report")
 
 
 # --- Data -----------------------------------------------------------------------------------

@@ -64,11 +64,9 @@ SMALL_INNER = 4  # inner departments with 1..4 people attached directly
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def database_settings() -> str:
+def database_settings(default_name: str = "plimsoll_bench_scoring") -> str:
     """Point this process (and the children it starts) at the bench database only."""
-    url = os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/plimsoll_bench_scoring"
-    )
+    url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{default_name}")
     # Explicit values for everything the run depends on, so a developer's .env or exported
     # DATABASE_URL cannot leak into it. Without a broker Celery runs tasks eagerly, which the
     # measurement relies on never happening (the enqueue is suppressed).

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import OVERALL, InstrumentModel, score_campaign
-from assessments.selectors import campaign_answer_matrix
+from assessments.selectors import campaign_answer_matrix, department_tree_frame
 from reports.models import (
     Action,
     ActionStatus,
@@ -137,14 +137,7 @@ def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
     if settings.SCORING_TEST_DELAY_SECONDS:
         # Test hook: lets an integration test kill a worker while a run is in progress.
         time.sleep(settings.SCORING_TEST_DELAY_SECONDS)
-    departments = pd.DataFrame(
-        list(
-            Department.objects.for_organization(campaign.organization_id).values_list(
-                "id", "parent_id"
-            )
-        ),
-        columns=["id", "parent_id"],
-    )
+    departments = department_tree_frame(organization_id=campaign.organization_id)
     frame = score_campaign(
         answers=matrix.answers,
         response_departments=matrix.departments,

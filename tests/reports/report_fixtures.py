@@ -33,7 +33,7 @@ from accounts.models import Department, Employee
 from accounts.services import department_create
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation
 from assessments.scoring import InstrumentModel, score_campaign
-from assessments.selectors import campaign_answer_matrix
+from assessments.selectors import campaign_answer_matrix, department_tree_frame
 from assessments.services import (
     campaign_create,
     campaign_launch,
@@ -180,14 +180,7 @@ def shadow_figures(scored: ScoredCampaign) -> pd.DataFrame:
     suppressed departments must never give away. Indexed by (department id, domain code)."""
     campaign = scored.campaign
     matrix = campaign_answer_matrix(campaign=campaign)
-    departments = pd.DataFrame(
-        list(
-            Department.objects.for_organization(campaign.organization_id).values_list(
-                "id", "parent_id"
-            )
-        ),
-        columns=["id", "parent_id"],
-    )
+    departments = department_tree_frame(organization_id=campaign.organization_id)
     frame = score_campaign(
         answers=matrix.answers,
         response_departments=matrix.departments,
