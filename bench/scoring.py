@@ -410,8 +410,11 @@ class CpuClock:
         return (sum(values[:8]) - values[3] - values[4]) / CLOCK_TICKS
 
     def read(self) -> tuple[float, float, float, float]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        own = usage.ru_utime + usage.ru_stime
+        # This process and the children it has waited for (a report's rendering processes).
+        own = sum(
+            usage.ru_utime + usage.ru_stime
+            for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        )
         return time.perf_counter(), own, self._backend(), self._machine()
 
     @staticmethod
