@@ -369,6 +369,12 @@ def report_request(
             )
         if department is not None and department.organization_id != campaign.organization_id:
             errors["department"] = f"Department '{department}' belongs to another organisation."
+        elif department is not None and run is not None and not _published(run, department):
+            errors["department"] = (
+                f"Department '{department}' has no published results in this campaign (fewer "
+                f"than {campaign.min_group_size} respondents, or hidden so that a smaller group "
+                "cannot be worked out): no pack can be made without exposing them."
+            )
         if errors:
             raise ValidationError(errors)
         same = Report.objects.for_organization(campaign.organization_id).filter(
@@ -396,6 +402,17 @@ def report_request(
 
         transaction.on_commit(send)
     return report
+
+
+def _published(run: ResultRun, department: Department) -> bool:
+    """Whether the run shows the department's figures (its priority cell is not suppressed)."""
+    return DomainResult.objects.filter(
+        run=run,
+        department=department,
+        domain_code=OVERALL,
+        breakdown_attribute="",
+        suppressed=False,
+    ).exists()
 
 
 @transaction.atomic

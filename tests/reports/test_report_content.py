@@ -71,7 +71,7 @@ def _allowed_two_places(rendered, keys, separator: str) -> set[str]:
     """Two-decimal numbers a report may print: published means and the instrument's cut-offs
     (the appendix prints those as they are stored)."""
     means = {two_places(c["mean"], separator) for c in _published_cells(rendered, keys).values()}
-    cutoffs = {str(value) for d in rendered.domains for value in d["cutoffs"]}
+    cutoffs = {two_places(value, separator) for d in rendered.domains for value in d["cutoffs"]}
     return means | cutoffs
 
 
@@ -439,7 +439,11 @@ def test_department_pack_is_in_german(rendered, pack_text):
         assert title not in text
     for english in ("Exhaustion", "Manager support", "Professional efficacy", "Demands"):
         assert english not in text
-    # German number format: Quayside's highest-risk mean with a decimal comma.
+    # German number format: the appendix's cut-offs and Quayside's highest-risk mean.
+    fractional = [v for d in rendered.domains for v in d["cutoffs"] if v != int(v)]
+    assert fractional
+    for value in fractional:
+        assert f"{value:g}".replace(".", ",") in text, value
     top = max(quayside.values(), key=lambda c: c["risk_score"])
     assert two_places(top["mean"], ",") in text
 

@@ -272,4 +272,10 @@ def test_a_report_needs_results_a_language_and_a_department_of_the_organisation(
     stranger = department_create(organization=OrganizationFactory(), name="Elsewhere")
     with pytest.raises(ValidationError, match="belongs to another organisation"):
         report_request(campaign=scored.campaign, language="en", department=stranger)
+    # A suppressed department gets no pack: refused when asked, not later by the worker.
+    for key in SUPPRESSED:
+        with pytest.raises(ValidationError, match="no published results"):
+            report_request(
+                campaign=scored.campaign, language="en", department=scored.departments[key]
+            )
     assert not Report.objects.exists()
