@@ -47,7 +47,6 @@ otherwise; a missed speed or memory target only prints a warning.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import resource
@@ -63,9 +62,21 @@ from unittest import mock
 import environ
 import numpy as np
 
-from bench.scoring import CpuClock, Tree, answer_model, copy_responses, create_campaign
+from bench.scoring import (
+    CpuClock,
+    Tree,
+    answer_measurement_request,
+    answer_model,
+    best,
+    copy_responses,
+    create_campaign,
+    fresh_database,
+    run_measurement,
+    start_measurer,
+    stop_measurer,
+)
 from bench.scoring import database_settings as scoring_database_settings
-from bench.submit import BASE_DIR, PYTHON, BenchError, database_reset, env_int, manage, say
+from bench.submit import BenchError, database_reset, env_int, say
 
 TARGET_ORG_SECONDS = 15.0
 TARGET_DEPT_SECONDS = 2.0
@@ -547,39 +558,6 @@ def profile(render_report, campaign, path: Path) -> None:
         print(text.getvalue(), file=sys.stderr)
 
 
-def start_measurer() -> subprocess.Popen:
-    """The measuring process, started before any data is generated (see bench/scoring.py:
-    Linux carries a process's peak RSS across exec). It waits for its configuration on stdin.
-    """
-    return subprocess.Popen(
-        [PYTHON, "-m", "bench.report", "--measure"],
-        cwd=BASE_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def run_measurement(measurer: subprocess.Popen, config: dict, timeout: int) -> dict:
-    try:
-        stdout, stderr = measurer.communicate(json.dumps(config), timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"the measuring process took longer than {timeout} s") from exc
-    if measurer.returncode != 0:
-        raise RenderFailedError(f"the measuring process failed:\n{stdout}{stderr}")
-    if stderr.strip():
-        say(stderr.rstrip())
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
-def stop_measurer(measurer: subprocess.Popen | None) -> None:
-    if measurer is None or measurer.poll() is not None:
-        return
-    measurer.kill()
-    measurer.communicate()
-
-
 class RenderFailedError(Exception):
     """render_report raised: the application failed the bench (exit 1, not 2)."""
 
@@ -685,10 +663,6 @@ def verify_all(config: dict, outcome: dict, out: Path) -> tuple[list[str], dict]
 # --- Report ---------------------------------------------------------------------------------
 
 
-def best(runs: list[dict]) -> dict:
-    return min(runs, key=lambda spent: spent["seconds"])
-
-
 def describe(label: str, result: dict) -> None:
     runs = result["runs"]
     top = best(runs)
@@ -708,10 +682,7 @@ def describe(label: str, result: dict) -> None:
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--measure"]:
-        request = sys.stdin.read()
-        if request:  # nothing when the set-up failed
-            print(json.dumps(measure(json.loads(request))), flush=True)
+    if answer_measurement_request(measure):
         return 0
 
     database_url = database_settings()
@@ -722,12 +693,8 @@ def main() -> int:
     measurer = None
     problems: list[str] = []
     try:
-        measurer = start_measurer()
-        started = time.monotonic()
-        database_reset(database_url, create=True)
-        manage("migrate", "--noinput")
-        manage("load_instruments")
-        say(f"bench-report: database {database} migrated in {time.monotonic() - started:.1f} s")
+        measurer = start_measurer("bench.report")
+        fresh_database(database_url, "bench-report")
         import django
 
         django.setup()
@@ -761,7 +728,8 @@ def main() -> int:
                 "out": str(out),
                 "profile": os.environ.get("BENCH_PROFILE", "") not in ("", "0"),
             },
-            env_int("BENCH_TIMEOUT", 1800),
+            timeout=env_int("BENCH_TIMEOUT", 1800),
+            failure=RenderFailedError,
         )
         problems, counts = verify_all(config, outcome, out)
     except RenderFailedError as exc:

@@ -624,15 +624,16 @@ def measure(config: dict) -> dict:
     }
 
 
-def start_measurer() -> subprocess.Popen:
-    """The measuring process, started before any data is generated.
+def start_measurer(module: str = "bench.scoring") -> subprocess.Popen:
+    """The measuring process (`python -m <module> --measure`), started before any data is
+    generated.
 
     Linux carries a process's peak RSS across exec into the new program's ru_maxrss, so a
     process started after the generator had grown would report the generator's peak as its own.
     It waits for its configuration on stdin.
     """
     return subprocess.Popen(
-        [PYTHON, "-m", "bench.scoring", "--measure"],
+        [PYTHON, "-m", module, "--measure"],
         cwd=BASE_DIR,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -641,10 +642,21 @@ def start_measurer() -> subprocess.Popen:
     )
 
 
-def run_measurement(measurer: subprocess.Popen, config: dict) -> dict:
-    stdout, stderr = measurer.communicate(json.dumps(config))
+def run_measurement(
+    measurer: subprocess.Popen,
+    config: dict,
+    *,
+    timeout: float | None = None,
+    failure: type[Exception] = BenchError,
+) -> dict:
+    """Hand the configuration over and read back the outcome; a failed measurement raises
+    `failure` (the application's fault), a measurement past `timeout` a BenchError."""
+    try:
+        stdout, stderr = measurer.communicate(json.dumps(config), timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"the measuring process took longer than {timeout} s") from exc
     if measurer.returncode != 0:
-        raise BenchError(f"the measuring process failed:\n{stdout}{stderr}")
+        raise failure(f"the measuring process failed:\n{stdout}{stderr}")
     if stderr.strip():
         say(stderr.rstrip())
     return json.loads(stdout.strip().splitlines()[-1])
@@ -655,6 +667,27 @@ def stop_measurer(measurer: subprocess.Popen | None) -> None:
         return
     measurer.kill()
     measurer.communicate()
+
+
+def answer_measurement_request(measure) -> bool:
+    """In the measuring process (`--measure`): run `measure` on the configuration read from
+    stdin and print its outcome as JSON. False in the bench's own process."""
+    if sys.argv[1:] != ["--measure"]:
+        return False
+    request = sys.stdin.read()
+    if request:  # nothing when the set-up failed
+        print(json.dumps(measure(json.loads(request))), flush=True)
+    return True
+
+
+def fresh_database(database_url: str, bench: str) -> None:
+    """Drop and recreate the bench database, migrated, with the shipped instruments loaded."""
+    started = time.monotonic()
+    database_reset(database_url, create=True)
+    manage("migrate", "--noinput")
+    manage("load_instruments")
+    database = environ.Env.db_url_config(database_url)["NAME"]
+    say(f"{bench}: database {database} migrated in {time.monotonic() - started:.1f} s")
 
 
 # --- Report ---------------------------------------------------------------------------------
@@ -675,10 +708,7 @@ def describe(label: str, runs: list[dict]) -> None:
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--measure"]:
-        request = sys.stdin.read()
-        if request:  # nothing when the set-up failed
-            print(json.dumps(measure(json.loads(request))), flush=True)
+    if answer_measurement_request(measure):
         return 0
 
     database_url = database_settings()
@@ -690,11 +720,7 @@ def main() -> int:
     measurer = None
     try:
         measurer = start_measurer()
-        started = time.monotonic()
-        database_reset(database_url, create=True)
-        manage("migrate", "--noinput")
-        manage("load_instruments")
-        say(f"bench-scoring: database {database} migrated in {time.monotonic() - started:.1f} s")
+        fresh_database(database_url, "bench-scoring")
         import django
 
         django.setup()

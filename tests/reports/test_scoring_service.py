@@ -220,3 +220,30 @@ def test_the_fixed_example_a3_b6_under_p9(organization, core_instrument):
         .select_related("department")
     }
     assert shown == {"P": True, "A": False, "B": False}
+
+
+def test_answer_matrix_with_and_without_breakdowns_holds_the_same_answers(campaign, tree):
+    """Without breakdowns PostgreSQL reads the answers in one ungrouped pass; with them, grouped
+    by department and values. Both must give every response once, beside its department."""
+    import numpy as np
+
+    from assessments.models import Response
+    from assessments.selectors import campaign_answer_matrix
+
+    Response.objects.filter(campaign=campaign, department=tree["north"]).update(
+        attributes={"site": "Quay"}
+    )
+    plain = campaign_answer_matrix(campaign=campaign)
+    grouped = campaign_answer_matrix(campaign=campaign, attributes=["site"])
+
+    def rows(matrix):
+        return sorted(
+            (int(department), bytes(answers))
+            for department, answers in zip(matrix.departments, matrix.answers, strict=True)
+        )
+
+    assert len(plain.answers) == Response.objects.filter(campaign=campaign).count() == 20
+    assert plain.departments.dtype == np.int64 and plain.answers.dtype == np.int8
+    assert rows(plain) == rows(grouped)
+    assert {int(d) for d in plain.departments} == {t.pk for t in tree.values()}
+    assert sorted(grouped.attributes["site"].tolist(), key=str).count("Quay") == 6
