@@ -185,8 +185,6 @@ def campaign_answer_matrix(
     items = instrument_spec(campaign.instrument_id).items
     width = len(items)
     attributes = list(attributes)
-    if connection.vendor == "postgresql" and not attributes:
-        return _answer_matrix_postgresql(campaign.pk, width)
     if connection.vendor == "postgresql":
         rows = _answer_blocks_postgresql(campaign.pk, attributes)
     else:
@@ -211,32 +209,6 @@ def campaign_answer_matrix(
         department_ids = np.zeros(0, dtype=np.int64)
         attribute_arrays = {name: np.zeros(0, dtype=object) for name in attributes}
     return AnswerMatrix(answers=matrix, departments=department_ids, attributes=attribute_arrays)
-
-
-def _answer_matrix_postgresql(campaign_id: int, width: int) -> AnswerMatrix:
-    """Without breakdowns: one pass, no grouping. The answers and the department ids (as 8-byte
-    big-endian integers) are concatenated by two aggregates over the same rows, so the i-th
-    department id belongs to the i-th answer set."""
-    sql = (
-        "SELECT count(*), string_agg(answers, ''::bytea), string_agg(int8send(department_id), "
-        f"''::bytea) FROM {Response._meta.db_table} WHERE campaign_id = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [campaign_id])
-        count, answers, departments = cursor.fetchone()
-    if not count:
-        return AnswerMatrix(
-            answers=np.zeros((0, width), dtype=np.int8),
-            departments=np.zeros(0, dtype=np.int64),
-            attributes={},
-        )
-    matrix = np.frombuffer(answers, dtype=np.int8)
-    if matrix.size != count * width:
-        raise ValueError(f"campaign {campaign_id}: stored answers do not have {width} items each")
-    department_ids = np.frombuffer(departments, dtype=">i8").astype(np.int64)
-    return AnswerMatrix(
-        answers=matrix.reshape(-1, width), departments=department_ids, attributes={}
-    )
 
 
 def _answer_blocks_postgresql(campaign_id: int, attributes: list[str]):

@@ -201,6 +201,12 @@ def _sums(groups: np.ndarray, size: int, scores: np.ndarray, flags: np.ndarray) 
     Rows without a score go to a spare bin rather than being filtered out for each sum.
     """
     out = np.zeros((size, scores.shape[1], 4))
+    if len(groups) > 1:
+        # Answers arrive in blocks per department: sum each run of equal groups in place
+        # (np.add.reduceat), then the few runs per group, instead of scattering every row.
+        starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
+        if len(starts) * 8 <= len(groups):
+            return _sums_by_runs(groups, starts, out, scores, flags)
     spare = size + 1
     for d in range(scores.shape[1]):
         column = scores[:, d]
@@ -215,6 +221,35 @@ def _sums(groups: np.ndarray, size: int, scores: np.ndarray, flags: np.ndarray) 
         out[:, d, 1] = total[:size]
         out[:, d, 2] = np.bincount(where, weights=deviation, minlength=spare)[:size]
         out[:, d, 3] = np.bincount(where, weights=flags[:, d], minlength=spare)[:size]
+    return out
+
+
+def _sums_by_runs(
+    groups: np.ndarray, starts: np.ndarray, out: np.ndarray, scores: np.ndarray, flags: np.ndarray
+) -> np.ndarray:
+    """_sums for rows that come in runs of one group (a group may have several runs)."""
+    run_group = groups[starts]
+    size = out.shape[0]
+    for d in range(scores.shape[1]):
+        column = scores[:, d]
+        valid = ~np.isnan(column)
+        filled = np.where(valid, column, 0.0)
+        count = np.bincount(
+            run_group, weights=np.add.reduceat(valid.astype(np.float64), starts), minlength=size
+        )
+        total = np.bincount(run_group, weights=np.add.reduceat(filled, starts), minlength=size)
+        mean = np.divide(total, count, out=np.zeros(size), where=count > 0)
+        deviation = np.where(valid, column - mean[groups], 0.0)
+        deviation *= deviation
+        risky = np.where(valid, flags[:, d], 0).astype(np.float64)
+        out[:, d, 0] = count
+        out[:, d, 1] = total
+        out[:, d, 2] = np.bincount(
+            run_group, weights=np.add.reduceat(deviation, starts), minlength=size
+        )
+        out[:, d, 3] = np.bincount(
+            run_group, weights=np.add.reduceat(risky, starts), minlength=size
+        )
     return out
 
 
@@ -261,12 +296,15 @@ def band_of(mean: float, domain: DomainModel) -> str:
 def respondent_bands(column: np.ndarray, domain: DomainModel) -> np.ndarray:
     """Band index per respondent (0 urgent .. 3 well; -1 without a score), with band_of's
     boundaries applied to each person's own score."""
-    cutoffs = np.asarray(domain.cutoffs, dtype=float)
+    # Three comparisons beat a binary search over three cut-offs (NaN compares False).
+    bands = np.zeros(column.shape, dtype=np.int8)
     if domain.direction == HIGHER_IS_WORSE:
-        bands = 3 - np.searchsorted(cutoffs, column, side="left")  # > c urgent ... <= a well
+        for cutoff in domain.cutoffs:  # cut-offs below the score: > c urgent ... <= a well
+            bands += column > cutoff
+        bands = 3 - bands
     else:
-        bands = np.searchsorted(cutoffs, column, side="right")  # < a urgent ... >= c well
-    bands = bands.astype(np.int8)
+        for cutoff in domain.cutoffs:  # cut-offs reached: < a urgent ... >= c well
+            bands += column >= cutoff
     bands[np.isnan(column)] = -1
     return bands
 

@@ -14,9 +14,10 @@ higher_is_better at a it is "improve", not "urgent"; for higher_is_worse at c it
 not "urgent", and at a it is "well", not "good".
 """
 
+import numpy as np
 import pytest
 
-from assessments.scoring.engine import band_of, risk_score
+from assessments.scoring.engine import band_of, respondent_bands, risk_score
 from tests.scoring.builders import domain, instrument, scale
 
 EPSILON = 1e-9
@@ -117,3 +118,26 @@ def test_risk_score_runs_from_0_best_to_100_worst(direction, values, mean, expec
     cutoffs = [25, 50, 75] if values else list(ABSOLUTE)
     model = one_domain(direction, absolute=cutoffs, values=values)
     assert risk_score(mean, model) == pytest.approx(expected, abs=1e-9, rel=0)
+
+
+@pytest.mark.parametrize("direction", ["higher_is_better", "higher_is_worse"])
+@pytest.mark.parametrize("kind", ["absolute", "benchmark"])
+def test_each_respondent_is_banded_as_band_of_bands_a_mean(direction, kind):
+    """The vectorised per-person bands agree with band_of everywhere, cut-offs included;
+    a missing score gets -1."""
+    cutoffs = ABSOLUTE if kind == "absolute" else BENCHMARK
+    model = one_domain(direction, **{kind: cutoffs})
+    values = np.array(
+        [
+            1.0,
+            5.0,
+            np.nan,
+            *cutoffs,
+            *(c - EPSILON for c in cutoffs),
+            *(c + EPSILON for c in cutoffs),
+            *np.linspace(1, 5, 41),
+        ]
+    )
+    order = ["urgent", "improve", "good", "well"]
+    expected = [-1 if np.isnan(v) else order.index(band_of(v, model)) for v in values]
+    assert respondent_bands(values, model).tolist() == expected
