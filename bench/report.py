@@ -70,7 +70,9 @@ from bench.scoring import (
     best,
     copy_responses,
     create_campaign,
+    fan_out_parents,
     fresh_database,
+    insert_tree,
     run_measurement,
     start_measurer,
     stop_measurer,
@@ -117,58 +119,17 @@ def database_settings() -> str:
 
 
 def build_tree(organization_id: int) -> tuple[Tree, list[str]]:
-    """200 named departments with paths and depths computed here, in one INSERT."""
-    from django.db import connection
-
-    from accounts.models import Department
-
-    parent = [-1]
-    level = [0]
-    for fan_out in FAN_OUT:
-        below = []
-        for node in level:
-            for _ in range(fan_out):
-                below.append(len(parent))
-                parent.append(node)
-        level = below
-    for node, share in zip(level, np.array_split(np.arange(LEAVES), len(level)), strict=True):
-        parent.extend([node] * len(share))
-    parent_index = np.array(parent, dtype=np.int64)
-    count = len(parent_index)
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Department._meta.db_table, count],
-        )
-        ids = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
-    paths: list[str] = []
-    depths: list[int] = []
+    """200 named departments, by level: the head office, divisions, areas and teams."""
     names: list[str] = []
-    for index in range(count):
-        above = parent_index[index]
-        paths.append(f"{paths[above] if above >= 0 else '/'}{ids[index]}/")
-        depth = 0 if above < 0 else depths[above] + 1
-        depths.append(depth)
+
+    def name(index: int, depth: int) -> str:
         words = ("Head Office", DIVISIONS, AREAS, TEAMS)[depth]
         word = words if isinstance(words, str) else words[index % len(words)]
         names.append(f"{word} {index:03}")
-    Department.objects.bulk_create(
-        [
-            Department(
-                id=int(ids[index]),
-                organization_id=organization_id,
-                name=names[index],
-                parent_id=int(ids[parent_index[index]]) if parent_index[index] >= 0 else None,
-                path=paths[index],
-                depth=depths[index],
-            )
-            for index in range(count)
-        ]
-    )
-    leaf = np.ones(count, dtype=bool)
-    leaf[parent_index[parent_index >= 0]] = False
-    return Tree(ids=ids, parent=parent_index, leaf=leaf), names
+        return names[-1]
+
+    tree = insert_tree(organization_id, fan_out_parents(FAN_OUT, LEAVES), name)
+    return tree, names
 
 
 def department_sizes(tree: Tree, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

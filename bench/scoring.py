@@ -95,28 +95,31 @@ class Tree:
     leaf: np.ndarray  # bool per index
 
 
-def build_tree(organization_id: int) -> Tree:
-    """1,000 departments with paths and depths computed here, in one INSERT."""
+def fan_out_parents(fan_out: tuple[int, ...], leaves: int) -> np.ndarray:
+    """The parent index of every node (-1: the root) of a tree with `fan_out` children per
+    node level by level, and then `leaves` spread as evenly as possible over the last level."""
+    parent = [-1]
+    level = [0]
+    for children in fan_out:
+        below = []
+        for node in level:
+            for _ in range(children):
+                below.append(len(parent))
+                parent.append(node)
+        level = below
+    for node, share in zip(level, np.array_split(np.arange(leaves), len(level)), strict=True):
+        parent.extend([node] * len(share))
+    return np.array(parent, dtype=np.int64)
+
+
+def insert_tree(organization_id: int, parent_index: np.ndarray, name) -> Tree:
+    """The departments of `parent_index` in one INSERT, ids reserved from the sequence and
+    paths and depths computed here; `name(index, depth)` names each."""
     from django.db import connection
 
     from accounts.models import Department
 
-    parent = [-1]
-    level = [0]
-    for fan_out in FAN_OUT:
-        below = []
-        for node in level:
-            for _ in range(fan_out):
-                below.append(len(parent))
-                parent.append(node)
-        level = below
-    # The last level: 915 leaves spread as evenly as possible over the 64 departments above.
-    last = np.array_split(np.arange(LEAVES), len(level))
-    for node, share in zip(level, last, strict=True):
-        parent.extend([node] * len(share))
-    parent_index = np.array(parent, dtype=np.int64)
     count = len(parent_index)
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -134,7 +137,7 @@ def build_tree(organization_id: int) -> Tree:
             Department(
                 id=int(ids[index]),
                 organization_id=organization_id,
-                name=f"Unit {index:04}",
+                name=name(index, depths[index]),
                 parent_id=int(ids[parent_index[index]]) if parent_index[index] >= 0 else None,
                 path=paths[index],
                 depth=depths[index],
@@ -146,6 +149,13 @@ def build_tree(organization_id: int) -> Tree:
     leaf = np.ones(count, dtype=bool)
     leaf[parent_index[parent_index >= 0]] = False
     return Tree(ids=ids, parent=parent_index, leaf=leaf)
+
+
+def build_tree(organization_id: int) -> Tree:
+    """1,000 departments (915 leaves spread over the 64 departments of the fourth level)."""
+    return insert_tree(
+        organization_id, fan_out_parents(FAN_OUT, LEAVES), lambda index, _depth: f"Unit {index:04}"
+    )
 
 
 def department_sizes(tree: Tree, total: int, rng: np.random.Generator) -> np.ndarray:
