@@ -68,15 +68,18 @@ def _render(html: str) -> bytes:
 # Where a report's body may be cut into parts: before each page section.
 SECTION_START = re.compile(r'(?=<section class="page[" ])')
 RUNNING = re.compile(r'<div class="running"[^>]*></div>')
-# Below this many sections a report renders in one process: forking would not pay.
-PARALLEL_MIN_SECTIONS = 40
+# Below this much estimated work (tags, plus SECTION_WORK a section) a document is laid out in
+# one process: forking and joining would not pay. A department pack is above it.
+PARALLEL_MIN_WORK = 1000
+SECTION_WORK = 20
 
 
 def split_for_processes(html: str, parts: int) -> list[str]:
-    """The document cut at page sections into `parts` complete documents of about equal work.
+    """The document cut at a page section into two complete documents of about equal work, or
+    left whole (one process asked for, too little work, a single section).
 
     Work is estimated by the number of tags plus a fixed cost per section (a page of its own).
-    Every part carries the running header's strings, set inside its first section so that no
+    Each part carries the running header's strings, set inside its first section so that no
     page of its own is made for them.
     """
     opening, end_at = re.search(r"<body[^>]*>", html), html.rfind("</body>")
@@ -84,26 +87,21 @@ def split_for_processes(html: str, parts: int) -> list[str]:
         return [html]
     head, body, tail = html[: opening.end()], html[opening.end() : end_at], html[end_at:]
     sections = [piece for piece in SECTION_START.split(body) if piece]
-    if len(sections) < PARALLEL_MIN_SECTIONS:
+    costs = [SECTION_WORK + piece.count("<") for piece in sections]
+    if len(sections) < 2 or sum(costs) < PARALLEL_MIN_WORK:
         return [html]
-    costs = [20 + piece.count("<") for piece in sections]
-    share = sum(costs) / parts
-    groups: list[list[str]] = [[]]
-    spent = 0.0
-    for piece, cost in zip(sections, costs, strict=True):
-        if spent >= share * len(groups) and len(groups) < parts:
-            groups.append([])
-        groups[-1].append(piece)
-        spent += cost
+    # The cut whose first part comes closest to half the work.
+    half, done, cut, best = sum(costs) / 2, 0, 1, None
+    for index, cost in enumerate(costs[:-1], start=1):
+        done += cost
+        if best is None or abs(done - half) < best:
+            cut, best = index, abs(done - half)
+    first, second = "".join(sections[:cut]), "".join(sections[cut:])
     running = RUNNING.search(html)
-    documents = []
-    for index, group in enumerate(groups):
-        text = "".join(group)
-        if index and running:
-            first_tag_end = text.index(">") + 1
-            text = text[:first_tag_end] + running.group(0) + text[first_tag_end:]
-        documents.append(head + text + tail)
-    return documents
+    if running:
+        first_tag_end = second.index(">") + 1
+        second = second[:first_tag_end] + running.group(0) + second[first_tag_end:]
+    return [head + first + tail, head + second + tail]
 
 
 def _render_parts(documents: list[str]) -> list[bytes]:
@@ -238,8 +236,8 @@ def _stream(data: bytes) -> DecodedStreamObject:
 def html_to_pdf(html: str) -> tuple[bytes, int]:
     """Render an HTML document (from a report template) to PDF bytes and its page count.
 
-    A long report is cut into as many parts as there are processors (at most two), laid out
-    side by side and joined; the pages are numbered after joining.
+    A report with enough work is cut in two, laid out side by side (REPORT_RENDER_PROCESSES)
+    and joined; the pages are numbered after joining.
     """
     parts = split_for_processes(html, min(2, settings.REPORT_RENDER_PROCESSES))
     return _number_pages(_render_parts(parts), _footer_labels(html))

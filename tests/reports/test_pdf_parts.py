@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from reports.pdf import PARALLEL_MIN_SECTIONS, ForbiddenFetch, html_to_pdf, split_for_processes
+from reports.pdf import PARALLEL_MIN_WORK, ForbiddenFetch, html_to_pdf, split_for_processes
 from tests.reports.pdf_tools import pdf_text, pdfinfo
 
-SECTIONS = PARALLEL_MIN_SECTIONS + 5
+SECTIONS = PARALLEL_MIN_WORK // 20  # each section: 20 for its page and 6 tags
 
 
 def document(sections: int = SECTIONS, *, extra: str = "", page_label: str = "Page") -> str:
@@ -46,11 +46,25 @@ def test_a_long_document_is_cut_at_sections_into_two_complete_documents():
 
 
 def test_short_documents_and_one_process_are_left_whole():
-    short = document(PARALLEL_MIN_SECTIONS - 2)  # with its cover, one section too few
+    short = document(10)
     assert split_for_processes(short, 2) == [short]
-    assert len(split_for_processes(document(PARALLEL_MIN_SECTIONS - 1), 2)) == 2
     assert split_for_processes(document(), 1) == [document()]
     assert split_for_processes("<p>No body element</p>", 2) == ["<p>No body element</p>"]
+    # One long section cannot be cut.
+    lines = "".join(f"<p>Line {n}</p>" for n in range(PARALLEL_MIN_WORK))
+    single = f'<html><body><section class="page">{lines}</section></body></html>'
+    assert split_for_processes(single, 2) == [single]
+
+
+def test_the_cut_halves_the_work_not_the_sections():
+    """A pack: a short cover, a long department page, a longer area, a short appendix."""
+    sizes = (5, 300, 500, 60)
+    sections = "".join(
+        f'<section class="page"><h2>Part {n}</h2>{"<p>x</p>" * size}</section>'
+        for n, size in enumerate(sizes)
+    )
+    first, second = split_for_processes(f"<html><body>{sections}</body></html>", 2)
+    assert "Part 1" in first and "Part 2" in second  # 305 + 560 rather than 865 + 60
 
 
 @pytest.fixture
