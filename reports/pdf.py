@@ -183,10 +183,11 @@ FOOTER_COLOUR = "0.290 0.353 0.416"  # #4a5a6a, as the other margin boxes
 def _number_pages(parts: list[bytes], labels: tuple[str, str]) -> tuple[bytes, int]:
     """Join the parts and write "Page X of Y" on every page (WeasyPrint cannot number pages
     across documents it laid out separately)."""
+    readers = [PdfReader(io.BytesIO(part)) for part in parts]
     writer = PdfWriter()
-    for part in parts:
-        writer.append(PdfReader(io.BytesIO(part)))
-    first = PdfReader(io.BytesIO(parts[0])).metadata or {}
+    for reader in readers:
+        writer.append(reader)
+    first = readers[0].metadata or {}
     writer.add_metadata({key: value for key, value in first.items() if isinstance(value, str)})
     font = writer._add_object(  # pypdf has no public way to add a shared object
         DictionaryObject(

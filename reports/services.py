@@ -29,6 +29,7 @@ from reports.models import (
     ResultRun,
     RunStatus,
 )
+from reports.selectors import current_run
 
 logger = logging.getLogger(__name__)
 
@@ -354,11 +355,7 @@ def report_request(
     done is returned instead of a new one, so asking twice renders once.
     """
     with transaction.atomic():
-        run = (
-            ResultRun.objects.for_organization(campaign.organization_id)
-            .filter(campaign=campaign, is_current=True)
-            .first()
-        )
+        run = current_run(campaign=campaign)
         errors = {}
         if run is None:
             errors["campaign"] = f"Campaign '{campaign}' has no results yet to report on."
@@ -369,7 +366,11 @@ def report_request(
             )
         if department is not None and department.organization_id != campaign.organization_id:
             errors["department"] = f"Department '{department}' belongs to another organisation."
-        elif department is not None and run is not None and not _published(run, department):
+        elif (
+            department is not None
+            and run is not None
+            and not _published_priorities(run).filter(department=department).exists()
+        ):
             errors["department"] = (
                 f"Department '{department}' has no published results in this campaign (fewer "
                 f"than {campaign.min_group_size} respondents, or hidden so that a smaller group "
@@ -391,61 +392,71 @@ def report_request(
             result_run=run,
             requested_by=requested_by,
         )
-
-        def send() -> None:
-            from reports.tasks import render_report as task
-
-            try:
-                task.delay(report.pk)
-            except Exception:  # noqa: BLE001 - the sweep re-enqueues queued reports
-                logger.warning("Could not enqueue report %s; the sweep will retry", report.pk)
-
-        transaction.on_commit(send)
+        _enqueue_report(report.pk)
     return report
 
 
-def _published(run: ResultRun, department: Department) -> bool:
-    """Whether the run shows the department's figures (its priority cell is not suppressed)."""
+def _published_priorities(run: ResultRun):
+    """The run's department priority cells that are shown: a department with one has a pack."""
     return DomainResult.objects.filter(
-        run=run,
-        department=department,
-        domain_code=OVERALL,
-        breakdown_attribute="",
-        suppressed=False,
-    ).exists()
+        run=run, domain_code=OVERALL, breakdown_attribute="", suppressed=False
+    )
+
+
+def _enqueue_report(report_id: int) -> None:
+    def send() -> None:
+        from reports.tasks import render_report as task
+
+        try:
+            task.delay(report_id)
+        except Exception:  # noqa: BLE001 - the sweep re-enqueues queued reports
+            logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
 def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Report]:
     """Ask for a department pack, in each campaign language, for every department whose
-    results are published in the current run (a suppressed department gets no pack)."""
-    run = (
-        ResultRun.objects.for_organization(campaign.organization_id)
-        .filter(campaign=campaign, is_current=True)
-        .first()
-    )
+    results are published in the current run (a suppressed department gets no pack).
+
+    Packs already queued, running or done for the run are reused; the others are created in
+    one statement. A fixed number of queries, whatever the number of departments.
+    """
+    run = current_run(campaign=campaign)
     if run is None:
         raise ValidationError({"campaign": f"Campaign '{campaign}' has no results yet."})
     published = (
         Department.objects.for_organization(campaign.organization_id)
-        .filter(
-            pk__in=DomainResult.objects.filter(
-                run=run,
-                domain_code=OVERALL,
-                breakdown_attribute="",
-                suppressed=False,
-                department__isnull=False,
-            ).values("department_id")
-        )
+        .filter(pk__in=_published_priorities(run).values("department_id"))
         .order_by("path")
     )
-    return [
-        report_request(
-            campaign=campaign, language=language, department=department, requested_by=requested_by
-        )
-        for department in published
-        for language in campaign.languages
-    ]
+    existing = {
+        (report.department_id, report.language): report
+        for report in Report.objects.for_organization(campaign.organization_id)
+        .filter(campaign=campaign, result_run=run, department__isnull=False)
+        .exclude(status=ReportStatus.FAILED)
+        .order_by("created_at")  # the newest of twins wins
+    }
+    wanted = [(department, language) for department in published for language in campaign.languages]
+    created = Report.objects.bulk_create(
+        [
+            Report(
+                organization_id=campaign.organization_id,
+                campaign=campaign,
+                department=department,
+                language=language,
+                result_run=run,
+                requested_by=requested_by,
+            )
+            for department, language in wanted
+            if (department.pk, language) not in existing
+        ]
+    )
+    for report in created:
+        existing[(report.department_id, report.language)] = report
+        _enqueue_report(report.pk)
+    return [existing[(department.pk, language)] for department, language in wanted]
 
 
 def report_render(*, report_id: int) -> Report:

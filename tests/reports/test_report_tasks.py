@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 from celery import signals
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.services import department_create
@@ -245,8 +247,13 @@ def test_the_sweep_enqueues_stale_queued_reports_again(
 def test_packs_are_requested_for_published_departments_only(
     scored, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        CaptureQueriesContext(connection) as queries,
+    ):
         packs = report_request_packs(campaign=scored.campaign)
+    # A fixed handful of statements, not a few per pack.
+    assert len(queries) <= 6 < len(packs), [q["sql"][:80] for q in queries]
     names = {key: scored.departments[key].name for key in scored.departments}
     assert {(p.department.name, p.language) for p in packs} == {
         (names[key], language) for key in PUBLISHED for language in ("en", "de")
