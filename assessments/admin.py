@@ -142,6 +142,11 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is None or obj.pk is None or obj.status == CampaignStatus.DRAFT:
             return "Shown once the campaign is launched."
         rows = campaign_participation(campaign=obj)
+        answered_note = (
+            "published with the results"
+            if obj.status == CampaignStatus.CLOSED
+            else "hidden (protects a smaller group)"
+        )
         body = format_html_join(
             "",
             "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -150,7 +155,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     "\u2003" * (row.depth + 1),
                     row.department.name if row.department else "Whole campaign",
                     row.invited if row.shown else f"fewer than {obj.min_group_size}",
-                    row.completed if row.shown else "hidden",
+                    row.completed if row.completed is not None else answered_note,
                     f"{row.rate:.0%}" if row.rate is not None else "",
                 )
                 for row in rows
@@ -257,7 +262,15 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "campaign", "department", "language", "delivery_status", "completed_on"]
+    """Who was invited and whether the email went out: never who answered.
+
+    Nothing that changes when someone answers is shown per person (completion date, reminders
+    sent, dates of reminder links): with any small group worked out elsewhere, such a list
+    would name who answered. Participation is shown as counts on the campaign.
+    """
+
+    list_display = ["id", "campaign", "employee", "department", "language", "delivery_status"]
     list_filter = ["campaign", "delivery_status"]
-    list_select_related = ["campaign", "department"]
-    exclude = ["token_hash"]
+    list_select_related = ["campaign", "department", "employee"]
+    fields = ["campaign", "employee", "department", "language", "delivery_status", "delivery_error"]
+    readonly_fields = fields

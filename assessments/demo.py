@@ -21,7 +21,12 @@ from accounts.services import department_create, membership_grant
 from assessments.answers import encode_answers
 from assessments.emails import survey_link
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
-from assessments.services import campaign_create, campaign_transition, invitation_token_issue
+from assessments.services import (
+    campaign_create,
+    campaign_population_freeze,
+    campaign_transition,
+    invitation_token_issue,
+)
 
 DEMO_SLUG = "northwind-demo"
 DEMO_NAME = "Northwind Logistics (demo)"
@@ -156,6 +161,8 @@ TREE = [
 
 TENURE_BANDS = ["under 1 year", "1-3 years", "3-10 years", "over 10 years"]
 ROLE_TYPES = ["frontline", "specialist", "manager"]
+# The attributes the demo campaigns break results down by: two, so the joint suppression shows.
+DEMO_BREAKDOWNS = ("tenure_band", "role_type")
 # A typical answer per domain on the 1-5 agreement scale, before department shifts.
 BASELINE = {
     "demands": 3.0,
@@ -437,7 +444,7 @@ def _run_campaign(
         opens_at=opens_at,
         closes_at=closes_at,
         reminder_days=[7, 14],
-        attributes_used=["tenure_band"],
+        attributes_used=list(DEMO_BREAKDOWNS),
         previous_campaign=previous,
     )
     campaign_transition(campaign=campaign, to=CampaignStatus.OPEN, now=opens_at)
@@ -450,6 +457,7 @@ def _run_campaign(
     for index, employee in enumerate(employees, start=1):
         unit = by_department[employee.department_id]
         answered = rng.random() < unit.response_rate * share_of_rate
+        snapshot = {name: employee.attributes[name] for name in DEMO_BREAKDOWNS}
         completed_on = opens + dt.timedelta(days=rng.randint(0, max(days_elapsed - 1, 0)))
         invitations.append(
             Invitation(
@@ -460,6 +468,7 @@ def _run_campaign(
                 language=employee.language,
                 delivery_status="sent",
                 completed_on=completed_on if answered else None,
+                attributes=snapshot,
             )
         )
         if answered:
@@ -469,7 +478,7 @@ def _run_campaign(
                     campaign=campaign,
                     department_id=employee.department_id,
                     answers=encode_answers(_simulate_answers(items, unit, rng), scales),
-                    attributes={"tenure_band": employee.attributes["tenure_band"]},
+                    attributes=snapshot,
                 )
             )
         if index % 200 == 0 or index == len(employees):
@@ -478,6 +487,7 @@ def _run_campaign(
     # Stored in an order unrelated to the invitations, so row order cannot pair them either.
     rng.shuffle(responses)
     Response.objects.bulk_create(responses, batch_size=500)
+    campaign_population_freeze(campaign=campaign)
     if close:
         campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED, now=closes_at)
     return campaign

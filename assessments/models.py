@@ -212,6 +212,10 @@ class Invitation(TenantModel):
     delivery_error = models.CharField(max_length=300, blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     completed_on = models.DateField(null=True, blank=True)
+    # The coarse attributes the campaign uses, as the directory had them at launch: a response
+    # carries these, so later HRIS changes never move an answer between breakdown groups.
+    # NULL for invitations made before launch snapshots existed (then the employee's are used).
+    attributes = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["campaign", "id"]
@@ -231,6 +235,35 @@ class Invitation(TenantModel):
     @property
     def completed(self) -> bool:
         return self.completed_on is not None
+
+
+class CampaignDepartment(models.Model):
+    """A department's place in the tree as it was when its campaign launched.
+
+    Together with the invitations' departments and attribute snapshots this is the campaign's
+    frozen population: participation rolls up over it while the campaign is open, and every
+    scoring run — the first, a retry or one asked for years later — rolls up over it, so moving
+    a team afterwards can never make two figures of one campaign differ by that team.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="frozen_tree")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "department"], name="frozen_department_once_per_campaign"
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("department")), name="frozen_department_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id} under {self.parent_id} in {self.campaign_id}"
 
 
 class InvitationToken(models.Model):

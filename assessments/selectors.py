@@ -12,7 +12,15 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from accounts.models import Department
-from assessments.models import Campaign, Instrument, Invitation, Response
+from assessments.models import (
+    Campaign,
+    CampaignDepartment,
+    CampaignStatus,
+    Instrument,
+    Invitation,
+    Response,
+)
+from assessments.scoring.suppression import tree_publishable
 
 
 @dataclass(frozen=True)
@@ -107,62 +115,140 @@ def instrument_spec(instrument_id: int) -> InstrumentSpec:
 
 @dataclass(frozen=True)
 class ParticipationRow:
-    """Invited and completed counts for a department including everything below it.
+    """Invited and answered counts for a department including everything below it.
 
     `shown` is False when fewer than k people were invited: then `invited` and `completed` are
-    None, so no page can display them.
+    None, so no page can display them. `completed` is also None where the answered count may
+    not be shown: while open, where parent minus published children would isolate 1..k-1
+    people who answered; after close, everywhere here (the respondent counts are published
+    with the results, by the same suppression as every other figure).
     """
 
     department: Department | None  # None: the whole organisation
-    depth: int
+    depth: int  # in the campaign's frozen tree
     shown: bool
     invited: int | None
     completed: int | None
 
     @property
     def rate(self) -> float | None:
-        if not self.shown or not self.invited:
+        if not self.shown or not self.invited or self.completed is None:
             return None
         return self.completed / self.invited
 
 
-def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
-    """Participation per department (rolled up over the tree) and for the whole campaign.
+@dataclass(frozen=True)
+class FrozenTree:
+    """A campaign's departments as they stood at launch, in tree order, with the organisation
+    as the root (index len(ids))."""
 
-    Counts follow the department snapshot taken at launch. Two queries, whatever the size.
+    ids: list[int]
+    parent: np.ndarray  # parent index per index (root: -1), root included
+    depth: list[int]  # per department index
+    departments: dict[int, Department]  # by id, with today's names
+
+    def frame(self) -> pd.DataFrame:
+        root = len(self.ids)
+        return pd.DataFrame(
+            {
+                "id": pd.array(self.ids, dtype="Int64"),
+                "parent_id": pd.array(
+                    [None if p == root else self.ids[p] for p in self.parent[:root]],
+                    dtype="Int64",
+                ),
+            }
+        )
+
+
+def campaign_is_frozen(*, campaign: Campaign) -> bool:
+    return CampaignDepartment.objects.filter(campaign=campaign).exists()
+
+
+def campaign_frozen_tree(*, campaign: Campaign) -> FrozenTree:
+    """The campaign's frozen department tree; the organisation's tree as it is now for a
+    campaign that has none (a draft, or one launched before trees were frozen)."""
+    frozen = list(
+        CampaignDepartment.objects.filter(campaign=campaign)
+        .select_related("department")
+        .order_by("department__path")
+    )
+    if frozen:
+        links = [(row.department_id, row.parent_id) for row in frozen]
+        departments = {row.department_id: row.department for row in frozen}
+    else:
+        found = list(Department.objects.for_organization(campaign.organization_id).order_by("path"))
+        links = [(d.pk, d.parent_id) for d in found]
+        departments = {d.pk: d for d in found}
+    children: dict[int | None, list[int]] = defaultdict(list)
+    known = {pk for pk, _ in links}
+    for pk, parent_id in links:
+        children[parent_id if parent_id in known else None].append(pk)
+    ids, parents, depths = [], [], []
+    stack = [(pk, None, 0) for pk in reversed(children[None])]
+    while stack:  # depth first, siblings in path order
+        pk, parent_index, depth = stack.pop()
+        index = len(ids)
+        ids.append(pk)
+        parents.append(parent_index)
+        depths.append(depth)
+        stack.extend((child, index, depth + 1) for child in reversed(children[pk]))
+    root = len(ids)
+    parent = np.array([root if p is None else p for p in parents] + [-1], dtype=np.int64)
+    return FrozenTree(ids=ids, parent=parent, depth=depths, departments=departments)
+
+
+def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
+    """Participation per department, rolled up over the campaign's frozen tree, and for the
+    whole campaign (the first row). Counts follow the department snapshot taken at launch.
+
+    Invited counts are shown for groups of at least k invited. While the campaign is open,
+    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
+    who answered can be worked out by subtraction); after close, not here at all.
     """
     k = campaign.min_group_size
-    direct = {
-        row["department_id"]: (row["invited"], row["completed"])
-        for row in Invitation.objects.for_organization(campaign.organization_id)
+    tree = campaign_frozen_tree(campaign=campaign)
+    index = {pk: i for i, pk in enumerate(tree.ids)}
+    size = len(tree.ids) + 1
+    invited = np.zeros(size, dtype=np.int64)
+    completed = np.zeros(size, dtype=np.int64)
+    counts = (
+        Invitation.objects.for_organization(campaign.organization_id)
         .filter(campaign=campaign)
         .values("department_id")
         .annotate(invited=Count("id"), completed=Count("id", filter=Q(completed_on__isnull=False)))
-    }
-    departments = list(Department.objects.for_organization(campaign.organization_id))
-    by_id = {d.pk: d for d in departments}
-    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for department_id, (invited, completed) in direct.items():
-        department = by_id[department_id]
-        for ancestor_id in [*department.ancestor_ids(), department_id]:
-            totals[ancestor_id][0] += invited
-            totals[ancestor_id][1] += completed
+    )
+    for row in counts:
+        node = index.get(row["department_id"], size - 1)
+        invited[node] += row["invited"]
+        completed[node] += row["completed"]
+    direct = np.stack([invited, completed])
+    order = np.argsort(-np.array([*tree.depth, -1]), kind="stable")
+    for node in order[:-1]:  # deepest first; the root last, and it has no parent
+        invited[tree.parent[node]] += invited[node]
+        completed[tree.parent[node]] += completed[node]
+    invited_shown = invited >= k
+    if campaign.status == CampaignStatus.CLOSED:
+        completed_shown = np.zeros(size, dtype=bool)
+    else:
+        # Invitees and those who answered are two populations over the same people: no
+        # group of 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
+        completed_shown = tree_publishable(
+            parent=tree.parent, direct=direct, k=k, allowed=invited_shown, zero_shown=True
+        )
+    departments = tree.departments
 
-    def row(department: Department | None, invited: int, completed: int) -> ParticipationRow:
-        shown = invited >= k
+    def row(node: int) -> ParticipationRow:
+        shown = bool(invited_shown[node])
         return ParticipationRow(
-            department=department,
-            depth=-1 if department is None else department.depth,
+            department=None if node == size - 1 else departments[tree.ids[node]],
+            depth=-1 if node == size - 1 else tree.depth[node],
             shown=shown,
-            invited=invited if shown else None,
-            completed=completed if shown else None,
+            invited=int(invited[node]) if shown else None,
+            completed=int(completed[node]) if shown and completed_shown[node] else None,
         )
 
-    all_invited = sum(invited for invited, _ in direct.values())
-    all_completed = sum(completed for _, completed in direct.values())
-    rows = [row(None, all_invited, all_completed)]
-    rows += [row(d, *totals[d.pk]) for d in departments if d.pk in totals]
-    return rows
+    # Departments nobody was invited in are left out.
+    return [row(size - 1)] + [row(node) for node in range(size - 1) if invited[node]]
 
 
 @dataclass(frozen=True)
@@ -235,9 +321,3 @@ def _answer_blocks_generic(campaign_id: int, attributes: list[str]):
         blocks[key].append(bytes(answers))
     for (department_id, *attribute_values), parts in blocks.items():
         yield department_id, tuple(attribute_values), len(parts), b"".join(parts)
-
-
-def department_tree_frame(*, organization_id: int) -> pd.DataFrame:
-    """The organisation's department tree as the scoring engine takes it: id and parent_id."""
-    rows = Department.objects.for_organization(organization_id).values_list("id", "parent_id")
-    return pd.DataFrame(list(rows), columns=["id", "parent_id"])

@@ -27,6 +27,7 @@ from assessments.instruments.loader import definition_checksum
 from assessments.models import (
     MIN_GROUP_SIZE_FLOOR,
     Campaign,
+    CampaignDepartment,
     CampaignStatus,
     DeliveryStatus,
     Instrument,
@@ -255,6 +256,8 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
         raise IllegalTransitionError(
             {"status": f"Unknown status '{to}'; choose one of {', '.join(CampaignStatus.values)}."}
         )
+    if to == CampaignStatus.CLOSED:
+        _campaign_close_lock(campaign.pk, exclusive=True)
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
     current = locked.status
     if to not in ALLOWED_TRANSITIONS[current]:
@@ -425,6 +428,7 @@ def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Ca
         raise ValidationError(errors)
 
     languages = campaign.languages or list(campaign.instrument.languages)
+    used = list(campaign.attributes_used)
     Invitation.objects.bulk_create(
         [
             Invitation(
@@ -433,16 +437,54 @@ def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Ca
                 employee_id=employee_id,
                 department_id=department_id,
                 language=language if language in languages else languages[0],
+                attributes={name: attributes[name] for name in used if name in attributes},
             )
-            for employee_id, department_id, language in employees.values_list(
-                "pk", "department_id", "language"
+            for employee_id, department_id, language, attributes in employees.values_list(
+                "pk", "department_id", "language", "attributes"
             )
         ],
         batch_size=1000,
     )
+    campaign_population_freeze(campaign=campaign)
     opens_now = campaign.opens_at is None or campaign.opens_at <= now
     to = CampaignStatus.OPEN if opens_now else CampaignStatus.SCHEDULED
     return campaign_transition(campaign=campaign, to=to, now=now)
+
+
+@transaction.atomic
+def campaign_population_freeze(*, campaign: Campaign) -> int:
+    """Record the department tree of a campaign as it is now (its frozen population).
+
+    Every department of the target subtrees and of the invitations, with all their ancestors,
+    keeps its current parent. Safe to call twice: a campaign frozen once stays as it was.
+    Returns the number of departments recorded.
+    """
+    if CampaignDepartment.objects.filter(campaign=campaign).exists():
+        return 0
+    tree = {
+        pk: (parent_id, path)
+        for pk, parent_id, path in Department.objects.for_organization(
+            campaign.organization_id
+        ).values_list("pk", "parent_id", "path")
+    }
+    targets = [tree[pk][1] for pk in campaign.target_departments.values_list("pk", flat=True)]
+    chosen = {pk for pk, (_, path) in tree.items() if path.startswith(tuple(targets))}
+    chosen |= set(
+        Invitation.objects.filter(campaign=campaign).values_list("department_id", flat=True)
+    )
+    chosen |= set(
+        Response.objects.filter(campaign=campaign).values_list("department_id", flat=True)
+    )
+    for pk in list(chosen):
+        chosen.update(int(part) for part in tree[pk][1].strip("/").split("/") if part)
+    CampaignDepartment.objects.bulk_create(
+        [
+            CampaignDepartment(campaign=campaign, department_id=pk, parent_id=tree[pk][0])
+            for pk in sorted(chosen)
+        ],
+        batch_size=1000,
+    )
+    return len(chosen)
 
 
 def _targeted_employees(organization_id: int, targets: list[Department]) -> QuerySet[Employee]:
@@ -719,11 +761,15 @@ def submission_context(*, invitation: Invitation) -> SubmissionContext:
         organization_id=invitation.organization_id,
         department_id=invitation.department_id,
         instrument_id=campaign.instrument_id,
-        attributes={
-            name: employee.attributes[name]
-            for name in campaign.attributes_used
-            if name in employee.attributes
-        },
+        attributes=(
+            dict(invitation.attributes)
+            if invitation.attributes is not None
+            else {
+                name: employee.attributes[name]
+                for name in campaign.attributes_used
+                if name in employee.attributes
+            }
+        ),
     )
 
 
@@ -761,6 +807,7 @@ def response_submit(
         raise AnswersInvalidError(errors)
     response_id = uuid.uuid4()
     with transaction.atomic():
+        _campaign_close_lock(context.campaign_id, exclusive=False)
         if not _claim(invitation_id, context.campaign_id, now):
             _raise_if_not_answerable(invitation_id, now)
             raise InvitationCompletedError()  # claimed and released meanwhile: treat as done
@@ -773,6 +820,27 @@ def response_submit(
             attributes=context.attributes,
         )
     return response_id
+
+
+# Namespace of the PostgreSQL advisory lock that orders submissions and the close of a campaign.
+_CLOSE_LOCK = 0x504C
+
+
+def _campaign_close_lock(campaign_id: int, *, exclusive: bool) -> None:
+    """Submissions hold this lock shared, the close exclusively, until they commit.
+
+    Submissions never wait for each other; the close waits for those in flight, and those that
+    come after it wait for it and then find the campaign closed (their claim runs as a new
+    statement, so it reads the committed close). So the responses of a closed campaign are
+    exactly those committed while it was open. PostgreSQL queues a new shared request behind a
+    waiting exclusive one, so a steady stream of answers cannot hold the close off. SQLite
+    runs one writing transaction at a time, which orders them already.
+    """
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [_CLOSE_LOCK, campaign_id])
 
 
 def _claim(invitation_id: int, campaign_id: int, now: dt.datetime) -> bool:

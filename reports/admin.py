@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from accounts.admin import same_organization_errors
 from assessments.admin import ReadOnlyAdminMixin
 from reports.models import Action, DomainResult, Report, ResultRun
+from reports.selectors import published_respondents, visible_runs
 
 
 class DomainResultInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -30,23 +31,43 @@ class DomainResultInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(ResultRun)
 class ResultRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "id",
-        "campaign",
-        "status",
-        "is_current",
-        "response_count",
-        "duration_ms",
-        "created_at",
-    ]
+    """Scoring runs: the current one of each campaign, and runs waiting, running or failed.
+
+    A finished run that is no longer current is withdrawn everywhere, here too: its figures
+    could otherwise be set against the current ones. The respondent count is the published
+    one (suppressed below k), never the raw number of responses.
+    """
+
+    list_display = ["id", "campaign", "status", "is_current", "respondents", "created_at"]
     list_filter = ["status", "is_current"]
     list_select_related = ["campaign"]
+    fields = ["campaign", "status", "is_current", "respondents", "attempts", "error", "created_at"]
+    readonly_fields = fields
     inlines = [DomainResultInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(visible_runs())
+
+    @admin.display(description="Respondents")
+    def respondents(self, obj: ResultRun) -> str:
+        if not obj.is_current:
+            return "—"
+        count = published_respondents(run=obj)
+        return (
+            str(count)
+            if count is not None
+            else f"hidden (below k = {obj.campaign.min_group_size}, or protecting a smaller group)"
+        )
 
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Reports of current runs only: one made from an older run is withdrawn."""
+
     list_display = ["id", "campaign", "department", "language", "status", "created_at", "pdf"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(result_run__is_current=True)
 
     @admin.display(description="PDF")
     def pdf(self, obj: Report) -> str:

@@ -135,7 +135,9 @@ class DomainResult(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(suppressed=True) & _all_figures_null())
-                | Q(suppressed=False, n__isnull=False, mean__isnull=False),
+                | Q(suppressed=False, n__isnull=False, mean__isnull=False)
+                # A respondent-count row carries its n alone.
+                | Q(suppressed=False, n__isnull=False, domain_code="respondents"),
                 name="suppressed_cell_has_no_figures",
             ),
             # Below the smallest k any campaign may use, a cell can never be published.

@@ -7,17 +7,18 @@ Suppressed cells come back as they are stored, without figures.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Department
 from accounts.selectors import Scope, scope_for
-from assessments.models import Campaign
-from assessments.scoring import OVERALL
+from assessments.models import Campaign, CampaignStatus
+from assessments.scoring import OVERALL, RESPONDENTS
 from assessments.selectors import ParticipationRow, campaign_participation
-from reports.models import DomainResult, Report, ReportStatus, ResultRun
+from reports.models import DomainResult, Report, ReportStatus, ResultRun, RunStatus
 
 
 def current_run(*, campaign: Campaign) -> ResultRun | None:
@@ -26,6 +27,23 @@ def current_run(*, campaign: Campaign) -> ResultRun | None:
         .filter(campaign=campaign, is_current=True)
         .first()
     )
+
+
+def visible_runs() -> Q:
+    """Runs anyone may still see: the current run of each campaign, and runs without results
+    (waiting, running or failed). A finished run that was replaced is withdrawn."""
+    return Q(is_current=True) | ~Q(status=RunStatus.DONE)
+
+
+def published_respondents(*, run: ResultRun, department: Department | None = None) -> int | None:
+    """The published number of respondents of a run (the organisation, or one department), or
+    None where it is suppressed. Only a current run has published figures."""
+    if not run.is_current:
+        return None
+    row = DomainResult.objects.filter(
+        run=run, domain_code=RESPONDENTS, breakdown_attribute="", department=department
+    ).first()
+    return None if row is None or row.suppressed else row.n
 
 
 def _check_scope(scope: Scope, campaign: Campaign) -> None:
@@ -69,7 +87,11 @@ class Heatmap:
 def heatmap(*, scope: Scope, campaign: Campaign) -> Heatmap:
     """The departments-by-domains matrix of the current run, suppressed cells included."""
     domains = [d.code for d in campaign.instrument.domains.order_by("position")]
-    cells = _cells(scope, campaign).filter(breakdown_attribute="").exclude(domain_code=OVERALL)
+    cells = (
+        _cells(scope, campaign)
+        .filter(breakdown_attribute="")
+        .exclude(domain_code__in=[OVERALL, RESPONDENTS])
+    )
     by_department: dict[int | None, dict[str, DomainResult]] = {}
     departments: dict[int | None, Department | None] = {}
     for cell in cells:
@@ -94,7 +116,7 @@ def top_risks(
     cells = (
         _cells(scope, campaign)
         .filter(breakdown_attribute="", suppressed=False)
-        .exclude(domain_code=OVERALL)
+        .exclude(domain_code__in=[OVERALL, RESPONDENTS])
     )
     if department is not None:
         if not scope.covers(department):
@@ -116,11 +138,37 @@ def departments_by_priority(*, scope: Scope, campaign: Campaign) -> list[DomainR
 
 
 def participation(*, scope: Scope, campaign: Campaign) -> list[ParticipationRow]:
-    """Invited and completed counts (k-thresholded) limited to what the viewer may see."""
+    """Invited and answered counts limited to what the viewer may see.
+
+    While a campaign is open they follow campaign_participation's rules. After close, a
+    group's answered count is its published respondent count from the current run (the same
+    suppression as every result), and a group whose count is suppressed shows no count at all;
+    until a run exists, no answered count is shown.
+    """
     _check_scope(scope, campaign)
-    return [
+    rows = [
         row for row in campaign_participation(campaign=campaign) if scope.covers(row.department)
     ]
+    if campaign.status != CampaignStatus.CLOSED:
+        return rows
+    run = current_run(campaign=campaign)
+    counts = (
+        {}
+        if run is None
+        else dict(
+            DomainResult.objects.filter(
+                run=run, domain_code=RESPONDENTS, breakdown_attribute="", suppressed=False
+            ).values_list("department_id", "n")
+        )
+    )
+    published = []
+    for row in rows:
+        answered = counts.get(row.department.pk if row.department else None)
+        if row.shown and answered is not None:
+            published.append(dataclasses.replace(row, completed=answered))
+        else:
+            published.append(dataclasses.replace(row, shown=False, invited=None, completed=None))
+    return published
 
 
 def report_for_download(*, user, report_id: int) -> Report | None:
@@ -132,7 +180,8 @@ def report_for_download(*, user, report_id: int) -> Report | None:
     """
     report = (
         Report.objects.select_related("department", "campaign")
-        .filter(pk=report_id, status=ReportStatus.DONE)
+        # A report made from a run that was replaced is withdrawn.
+        .filter(pk=report_id, status=ReportStatus.DONE, result_run__is_current=True)
         .exclude(file="")
         .first()
     )

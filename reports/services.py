@@ -19,7 +19,12 @@ from django.utils.text import slugify
 from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import OVERALL, InstrumentModel, score_campaign
-from assessments.selectors import campaign_answer_matrix, department_tree_frame
+from assessments.selectors import (
+    campaign_answer_matrix,
+    campaign_frozen_tree,
+    campaign_is_frozen,
+)
+from assessments.services import campaign_population_freeze
 from reports.models import (
     Action,
     ActionStatus,
@@ -71,6 +76,7 @@ def result_run_request(*, campaign: Campaign) -> ResultRun:
                 )
             }
         )
+    _refuse_rescoring_over_todays_tree(campaign)
     waiting = (
         ResultRun.objects.for_organization(campaign.organization_id)
         .filter(campaign=campaign, status__in=[RunStatus.PENDING, RunStatus.RUNNING])
@@ -133,12 +139,13 @@ def result_run_execute(*, run_id: int) -> ResultRun:
 
 
 def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
+    _ensure_frozen(campaign)
     model = InstrumentModel.from_definition(campaign.instrument.definition)
     matrix = campaign_answer_matrix(campaign=campaign, attributes=campaign.attributes_used)
     if settings.SCORING_TEST_DELAY_SECONDS:
         # Test hook: lets an integration test kill a worker while a run is in progress.
         time.sleep(settings.SCORING_TEST_DELAY_SECONDS)
-    departments = department_tree_frame(organization_id=campaign.organization_id)
+    departments = campaign_frozen_tree(campaign=campaign).frame()
     frame = score_campaign(
         answers=matrix.answers,
         response_departments=matrix.departments,
@@ -149,6 +156,35 @@ def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
         previous=_previous_results(campaign),
     )
     return frame, len(matrix.answers)
+
+
+def _ensure_frozen(campaign: Campaign) -> None:
+    """A campaign is scored over its frozen population only.
+
+    One launched before populations were frozen gets its picture at its first scoring (no
+    earlier result exists to subtract from); one that already has results is refused, because
+    rolling its answers up over today's tree could differ from its earlier figures by a team
+    that moved since.
+    """
+    if campaign_is_frozen(campaign=campaign):
+        return
+    _refuse_rescoring_over_todays_tree(campaign)
+    campaign_population_freeze(campaign=campaign)
+
+
+def _refuse_rescoring_over_todays_tree(campaign: Campaign) -> None:
+    if campaign_is_frozen(campaign=campaign):
+        return
+    if ResultRun.objects.filter(campaign=campaign, status=RunStatus.DONE).exists():
+        raise ScoringRefusedError(
+            {
+                "campaign": (
+                    f"Campaign '{campaign.name}' was scored before department trees were frozen "
+                    "at launch. Its results stay as they are; it cannot be scored again, because "
+                    "today's tree could differ from the one it was scored over."
+                )
+            }
+        )
 
 
 def _previous_results(campaign: Campaign) -> pd.DataFrame | None:

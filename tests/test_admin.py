@@ -1,12 +1,20 @@
 """The admin works with the data model: every registered page opens for staff."""
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Department, User
+from accounts.services import department_create
 from assessments.demo import demo_seed
-from assessments.models import Campaign, CampaignStatus
+from assessments.models import Campaign, CampaignStatus, Invitation, InvitationToken
+from reports.models import DomainResult, ResultRun
+from reports.services import result_run_execute
+from tests.factories import CampaignFactory
+from tests.reports.scoring_fixtures import add_responses
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +242,56 @@ def test_campaign_page_shows_participation_with_small_groups_hidden(staff_client
     # Dispatch has four people: fewer than k=5 invited, so its counts are hidden.
     dispatch = body.split("Dispatch", 1)[1].split("</tr>", 1)[0]
     assert "fewer than 5" in dispatch and "hidden" in dispatch
+
+
+def test_invitation_pages_never_show_who_answered(staff_client, demo):
+    invitation = Invitation.objects.filter(
+        campaign=demo.closed_campaign, completed_on__isnull=False
+    ).first()
+    token = InvitationToken.objects.create(
+        invitation=invitation, token_hash="0" * 64, issued_on=dt.date(2031, 5, 4)
+    )
+    listing = staff_client.get(reverse("admin:assessments_invitation_changelist")).content.decode()
+    page = staff_client.get(
+        reverse("admin:assessments_invitation_change", args=[invitation.pk])
+    ).content.decode()
+    for body in (listing, page):
+        assert "completed" not in body.lower() and "Completed on" not in body
+        assert "Reminders sent" not in body and "reminders_sent" not in body
+        assert "2031" not in body  # the date a reminder link was issued
+    assert token.pk
+
+
+def test_run_pages_show_the_current_run_only_and_counts_only_when_published(staff_client, demo):
+    current = ResultRun.objects.get(campaign=demo.closed_campaign, is_current=True)
+    replaced = ResultRun.objects.create(
+        organization=current.organization, campaign=current.campaign, status="done"
+    )
+    listing = staff_client.get(reverse("admin:reports_resultrun_changelist")).content.decode()
+    assert f">{current.pk}<" in listing and f">{replaced.pk}<" not in listing
+    gone = staff_client.get(reverse("admin:reports_resultrun_change", args=[replaced.pk]))
+    assert gone.status_code == 302  # the admin's "doesn't exist" redirect
+    page = staff_client.get(reverse("admin:reports_resultrun_change", args=[current.pk]))
+    body = page.content.decode()
+    published = DomainResult.objects.get(
+        run=current, domain_code="respondents", department__isnull=True
+    ).n
+    assert str(published) in body and "response_count" not in body
+
+
+def test_a_run_below_k_shows_no_respondent_count(staff_client, organization, core_instrument):
+    department = department_create(organization=organization, name="Tiny")
+    campaign = CampaignFactory(organization=organization, instrument=core_instrument)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.CLOSED, launched_at=timezone.now(), closed_at=timezone.now()
+    )
+    add_responses(campaign, department, 1, 3)
+    run = result_run_execute(run_id=ResultRun.objects.create(
+        organization=organization, campaign=campaign
+    ).pk)  # fmt: skip
+    assert run.status == "done", run.error
+    body = staff_client.get(reverse("admin:reports_resultrun_change", args=[run.pk])).content
+    assert b"hidden (below k = 5" in body
+    listing = staff_client.get(reverse("admin:reports_resultrun_changelist")).content.decode()
+    row = listing.split(f">{run.pk}<", 1)[1].split("</tr>", 1)[0]
+    assert ">1<" not in row and "hidden" in row

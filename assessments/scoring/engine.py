@@ -20,11 +20,14 @@ import pandas as pd
 from scipy import special
 
 from assessments.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
-from assessments.scoring.suppression import suppress_table
+from assessments.scoring.suppression import publishable
 
 URGENT, IMPROVE, GOOD, WELL = "urgent", "improve", "good", "well"
 BAND_SEVERITY = {URGENT: 3, IMPROVE: 2, GOOD: 1, WELL: 0}
 OVERALL = "overall"  # domain code of the per-department priority row
+# Domain code of the rows that carry only a department's number of respondents (everyone who
+# answered, whatever they skipped), suppressed by the same rules as every other count.
+RESPONDENTS = "respondents"
 
 COLUMNS = [
     "department_id", "domain_code", "breakdown_attribute", "breakdown_value", "suppressed",
@@ -392,11 +395,13 @@ def score_campaign(
     # Counts and sums for every cell: the department totals (layer 0), then each breakdown's
     # categories. A layer is (attribute, categories, group per row, scores, flags).
     layers = [("", [""], nodes, scores, flags)]
+    codes_by_attribute = []
     for name, raw in (attributes or {}).items():
         values = pd.Series(np.asarray(raw, dtype=object)).replace("", None)
         if len(values) != len(nodes):
             raise ScoringInputError(f"attribute {name}: {len(values)} values for {len(nodes)} rows")
         codes, categories = pd.factorize(values, sort=True)
+        codes_by_attribute.append((codes, len(categories)))
         kept = codes >= 0  # people without a value count in the department total only
         width = len(categories)
         layers.append(
@@ -410,7 +415,8 @@ def score_campaign(
         direct = _sums(groups, size * width, layer_scores, layer_flags)
         sums.append(_roll_up_stats(tree, direct.reshape(size, width, len(model.domains), 4)))
 
-    published = _suppress(tree, layers, sums, model, k)
+    atoms = _Atoms.of(nodes, codes_by_attribute)
+    published = _suppress(tree, atoms, scores, k)
     # How many respondents fall in each band, per department and domain (no breakdowns).
     distribution = tree_band_counts(tree, nodes, scores, model)
 
@@ -426,7 +432,7 @@ def score_campaign(
                         "domain_code": domain.code,
                         "breakdown_attribute": attribute,
                         "breakdown_value": value,
-                        "suppressed": not published[d][layer][node, v],
+                        "suppressed": not published[layer][node, v],
                     }
                     if not row["suppressed"]:
                         row.update(_figures(sums[layer][node, v, d], domain))
@@ -439,27 +445,93 @@ def score_campaign(
                             row.update(_trend(row, trends.get((department_id, domain.code))))
                     rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame = pd.concat([frame, _priorities(frame)], ignore_index=True)
+    frame = pd.concat(
+        [frame, _priorities(frame), _respondent_rows(tree, atoms, published[0][:, 0])],
+        ignore_index=True,
+    )
     return _typed(frame)
 
 
-def _suppress(tree: Tree, layers, sums, model, k) -> list[list[np.ndarray]]:
-    """published[domain][layer][node, category] for every cell (layer 0: the totals)."""
-    parent = tree.parent.tolist()
-    result = []
-    for d in range(len(model.domains)):
-        totals = sums[0][:, 0, d, 0].astype(int).tolist()
-        breakdowns = [
-            sums[layer][:, :, d, 0].astype(int).tolist() for layer in range(1, len(layers))
-        ]
-        shown_totals, shown_categories = suppress_table(
-            parent=parent, totals=totals, breakdowns=breakdowns, k=k
+@dataclass(frozen=True)
+class _Atoms:
+    """The finest groups an attacker can tell apart: respondents attached directly to one
+    department with one combination of breakdown values (see suppression.py)."""
+
+    node: np.ndarray  # node index per atom
+    values: np.ndarray  # (atoms, attributes) value code per atom, -1 without a value
+    widths: tuple[int, ...]
+    starts: np.ndarray  # first row of each run of respondents with the same atom
+    run_atom: np.ndarray  # atom index of each run
+    rows: int
+
+    @classmethod
+    def of(cls, nodes: np.ndarray, codes_by_attribute: list[tuple[np.ndarray, int]]) -> _Atoms:
+        key = nodes.astype(np.int64)
+        for codes, width in codes_by_attribute:
+            key = key * (width + 1) + (codes.astype(np.int64) + 1)
+        # Answers arrive in blocks per department and values: work on runs, not rows.
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))[: len(key)]
+        keys, run_atom = np.unique(key[starts], return_inverse=True)
+        values = []
+        for _, width in reversed(codes_by_attribute):
+            values.append(keys % (width + 1) - 1)
+            keys = keys // (width + 1)
+        return cls(
+            node=keys,
+            values=np.stack(values[::-1], axis=1) if values else np.zeros((len(keys), 0), int),
+            widths=tuple(width for _, width in codes_by_attribute),
+            starts=starts,
+            run_atom=run_atom.reshape(-1),
+            rows=len(key),
         )
-        result.append(
-            [np.array(shown_totals).reshape(-1, 1)]
-            + [np.array(table, dtype=bool).reshape(len(totals), -1) for table in shown_categories]
+
+    def counts(self, counted: np.ndarray) -> np.ndarray:
+        """Respondents per atom among the rows where `counted` is true."""
+        if not len(self.starts):
+            return np.zeros(len(self.node), dtype=np.int64)
+        per_run = np.add.reduceat(counted.astype(np.int64), self.starts)
+        return np.bincount(self.run_atom, weights=per_run, minlength=len(self.node)).astype(
+            np.int64
         )
-    return result
+
+
+def _suppress(tree: Tree, atoms: _Atoms, scores: np.ndarray, k: int) -> list[np.ndarray]:
+    """published[layer][node, category] for every cell (layer 0: the totals), the same for
+    every domain and for the respondent counts.
+
+    The populations differ only where someone skipped a domain; one choice of cells that is
+    safe for each of them keeps a domain's cells from being subtracted from another's.
+    """
+    populations = [atoms.counts(np.ones(atoms.rows, dtype=bool))]
+    populations += [atoms.counts(~np.isnan(scores[:, d])) for d in range(scores.shape[1])]
+    distinct = np.unique(np.stack(populations), axis=0)
+    totals, breakdowns = publishable(
+        parent=tree.parent, atom_node=atoms.node, atom_values=atoms.values,
+        atom_count=distinct, widths=atoms.widths, k=k,
+    )  # fmt: skip
+    return [totals.reshape(-1, 1), *breakdowns]
+
+
+def _respondent_rows(tree: Tree, atoms: _Atoms, shown: np.ndarray) -> pd.DataFrame:
+    """One "respondents" row per department (and the organisation): how many answered at all,
+    published where the department's other figures are."""
+    size = tree.root + 1
+    everyone = atoms.counts(np.ones(atoms.rows, dtype=bool))
+    subtree = np.bincount(atoms.node, weights=everyone, minlength=size).astype(np.int64)
+    for node in tree.bottom_up:
+        subtree[tree.parent[node]] += subtree[node]
+    rows = [
+        {
+            "department_id": None if node == tree.root else int(tree.ids[node]),
+            "domain_code": RESPONDENTS,
+            "breakdown_attribute": "",
+            "breakdown_value": "",
+            "suppressed": not shown[node],
+            "n": int(subtree[node]) if shown[node] else None,
+        }
+        for node in range(size)
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _previous_lookup(previous: pd.DataFrame | None) -> dict:

@@ -1,196 +1,256 @@
 """Suppression: which result cells may be published without exposing a small group.
 
-Rules 3 and 4 of the anonymity rules, as one pure function over counts:
+Rules 3 and 4 of the anonymity rules, over the *joint* cells an attacker can reason about.
 
-- a cell with fewer than k respondents is suppressed (all its figures, n included);
-- wherever a cell is the sum of child cells (a department and its sub-departments; a group and
-  its breakdown categories), the respondents not covered by the *published* children must
-  number 0 or at least k. Otherwise the smallest published child is suppressed too, and the
-  check runs again until nothing changes.
+The attacker knows every published count (and with it every sum, sum of squares, high-risk
+count and band count, which add up over people the same way) and the employee directory, so
+they know which people every published cell covers. The finest groups they can ever tell apart
+are the **atoms**: the respondents attached directly to one department with one combination of
+the values of every breakdown attribute (no value counts as a value of its own).
 
-Cells and constraints are plain integers, so the same solver serves the department tree, every
-breakdown category inside it, and both at once. No Django import.
+Every published cell is a union of atoms, and any sum or difference of published cells is a
+weighted sum over atoms that is *the same for every atom covered by the same published cells*.
+So people who lie in exactly the same published cells (the same "signature") can never be told
+apart, and any group whose count the published cells determine is a union of such classes. If
+every class that lies in at least one published cell numbers 0 or at least k, no combination
+of published cells — within a department, across attributes, across parent and child — can
+determine a group of 1..k-1 respondents. That is the invariant `publishable` establishes:
+
+1. a cell with fewer than k respondents is suppressed (all its figures, n included), and a
+   department's breakdown cells are shown only with its total;
+2. while some class of 1..k-1 exists, for each such class hide one cell: of the cells whose
+   removal merges the class with a neighbouring class (or makes it invisible), the breakdown
+   cell before the department total, the smallest first; failing that, the smallest cell the
+   class lies in. Then classes are formed again, until none is small.
+
+On a plain department tree this is rule 4 exactly: the class of a published department is the
+people of its subtree not covered by published sub-departments ("uncovered"), and the fix hides
+the smallest published child. Signatures are compared through sums of random 64-bit weights
+(one per cell); two different signatures collide with a probability of about 2⁻⁶⁴ per pair.
+No Django import.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 
-def solve(
-    counts: Sequence[int], constraints: Sequence[tuple[int, Sequence[int]]], k: int
-) -> list[bool]:
-    """Which cells are published.
-
-    `counts[c]` is the number of respondents in cell c. Each constraint `(parent, children)`
-    says the children partition part of the parent (what they do not cover is the parent's own
-    remainder: people attached directly to a department, or without a breakdown value).
-    """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    counts = [int(c) for c in counts]
-    published = [c >= k for c in counts]
-    as_child: dict[int, list[int]] = defaultdict(list)
-    for index, (_, children) in enumerate(constraints):
-        for child in children:
-            as_child[child].append(index)
-
-    pending = list(range(len(constraints)))
-    queued = set(pending)
-    while pending:
-        index = pending.pop()
-        queued.discard(index)
-        parent, children = constraints[index]
-        shown = [c for c in children if published[c]]
-        uncovered = counts[parent] - sum(counts[c] for c in shown)
-        if not 0 < uncovered < k:
-            continue
-        if shown:
-            victim = min(shown, key=lambda c: (counts[c], c))
-        elif published[parent]:
-            victim = parent
-        else:
-            continue  # nothing here is published: nothing to difference against
-        published[victim] = False
-        # The victim is now uncovered wherever it is a child: check those places again,
-        # and this one (its next-smallest child may have to go as well).
-        for again in [index, *as_child[victim]]:
-            if again not in queued:
-                queued.add(again)
-                pending.append(again)
-    return published
+# Fixed, so a campaign scored twice publishes the same cells.
+_WEIGHT_SEED = 0x504C494D534F4C4C
 
 
-# --- The department tree with breakdowns --------------------------------------------------
-#
-# `solve` above checks the constraints it is given. A tree with breakdowns needs more: an
-# attacker also subtracts *derived* counts. A department's total minus its published
-# categories is the count of "everyone else" (¬S); a sum of published categories is a count
-# too (union of S); and a suppressed department in the middle of a chain is bridged by subtracting
-# its published descendants from its published ancestor. `suppress_table` treats every such
-# count as a published cell of its own ("family") and applies rules 3 and 4 to all of them.
+def ancestor_chains(parent: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each node's ancestors and itself (itself first), padded with -1: shape (nodes, depth)."""
+    parent = np.asarray(parent, dtype=np.int64)
+    size = len(parent)
+    columns = [np.arange(size, dtype=np.int64)]
+    current = columns[0]
+    for _ in range(size):
+        up = np.where(current >= 0, parent[np.maximum(current, 0)], -1)
+        if (up < 0).all():
+            break
+        columns.append(up)
+        current = up
+    else:
+        raise ValueError("the parent links form a cycle")
+    return np.stack(columns, axis=1)
 
 
-def suppress_table(
+def publishable(
     *,
-    parent: Sequence[int],
-    totals: Sequence[int],
-    breakdowns: Sequence[Sequence[Sequence[int]]] = (),
+    parent: Sequence[int] | np.ndarray,
+    atom_node: np.ndarray,
+    atom_values: np.ndarray | None = None,
+    atom_count: np.ndarray,
+    widths: Sequence[int] = (),
     k: int,
-) -> tuple[list[bool], list[list[list[bool]]]]:
+    allowed_totals: np.ndarray | None = None,
+    zero_shown: bool = False,
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Which department totals and breakdown cells may be published.
 
-    `parent[node]` is the parent's index (-1 for the root); `totals[node]` counts everyone in
-    the node's subtree; `breakdowns[a][node][v]` counts those with value v of attribute a
-    (people without a value are in the total only). Returns (total published per node,
-    breakdown cell published per attribute, node and value).
+    `parent[node]` is the parent's index (-1 for the root). Atom i has `atom_count[i]`
+    respondents attached directly to node `atom_node[i]`, with code `atom_values[i, a]` of
+    attribute a (0..widths[a]-1, or -1 without a value). A total counts everyone in a node's
+    subtree; breakdown cell (a, node, v) those of them with value v of attribute a.
+
+    `atom_count` may have one row per population (everyone who answered, and those scored in
+    each domain): one set of cells is then chosen that is safe for every population at once,
+    because an attacker who assumes that the populations are equal could otherwise combine
+    the cells of one domain with those of another.
+
+    `allowed_totals`, if given, marks the totals that may be shown at all (e.g. only groups
+    with at least k invited); the rest are treated as suppressed from the start. With
+    `zero_shown`, a cell counting nobody may be shown (a count with no figures beside it).
+
+    Returns (total published per node, per attribute a bool array of shape (nodes, widths[a])).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    size = len(totals)
-    children: list[list[int]] = [[] for _ in range(size)]
-    for node, up in enumerate(parent):
-        if up >= 0:
-            children[up].append(node)
-    totals = [int(t) for t in totals]
-    cats = [[[int(c) for c in row] for row in table] for table in breakdowns]
-    pub_total = [t >= k for t in totals]
-    pub_cat = [[[c >= k and pub_total[n] for c in row] for n, row in enumerate(table)]
-               for table in cats]  # fmt: skip
-    for a, table in enumerate(cats):
-        if _has_small_atom(table, totals, children, k):
-            # Sums and differences of department totals and category cells can isolate any
-            # atom (the people attached directly to one department with one value, or with
-            # none). Unless every atom is empty or at least k, no category cell is shown.
-            pub_cat[a] = [[False] * len(row) for row in table]
+    parent = np.asarray(parent, dtype=np.int64)
+    size = len(parent)
+    widths = [int(w) for w in widths]
+    counts = np.atleast_2d(np.asarray(atom_count, dtype=np.int64))
+    keep = (counts > 0).any(axis=0)
+    counts = counts[:, keep]
+    node = np.asarray(atom_node, dtype=np.int64)[keep]
+    values = (
+        np.zeros((len(node), 0), dtype=np.int64)
+        if atom_values is None or not widths
+        else np.asarray(atom_values, dtype=np.int64).reshape(len(keep), len(widths))[keep]
+    )
+    count = counts.max(axis=0)
 
-    families: list[tuple] = [("T",)]
-    for a, table in enumerate(cats):
-        width = len(table[0]) if table else 0
-        families += [("C", a, v) for v in range(width)]
-        for subset in _subsets(width):
-            families.append(("N", a, subset))  # the total minus these categories
-            if len(subset) > 1:
-                families.append(("U", a, subset))  # these categories together
+    # Cell ids: totals 0..size-1, then each attribute's (node, value) cells.
+    offsets = np.cumsum([size, *(size * w for w in widths)])
+    cells = int(offsets[-1])
+    chains = ancestor_chains(parent)[node]  # (atoms, depth)
+    slots = [chains]
+    for a, width in enumerate(widths):
+        code = values[:, a : a + 1]
+        slots.append(np.where((chains >= 0) & (code >= 0), offsets[a] + chains * width + code, -1))
+    member = np.concatenate(slots, axis=1)  # (atoms, cells an atom lies in), -1 padded
+    present = member >= 0
+    member_at = np.where(present, member, 0)
 
-    def known(family, node) -> bool:
-        kind = family[0]
-        if kind == "T":
-            return pub_total[node]
-        if kind == "C":
-            return pub_cat[family[1]][node][family[2]]
-        a, subset = family[1], family[2]
-        shown = all(pub_cat[a][node][v] for v in subset)
-        return shown and (pub_total[node] if kind == "N" else True)
+    def per_cell(weights: np.ndarray) -> np.ndarray:
+        spread = np.broadcast_to(weights[:, None], member.shape)[present]
+        return np.bincount(member_at[present], weights=spread, minlength=cells).astype(np.int64)
 
-    def value(family, node) -> int:
-        kind = family[0]
-        if kind == "T":
-            return totals[node]
-        if kind == "C":
-            return cats[family[1]][node][family[2]]
-        part = sum(cats[family[1]][node][v] for v in family[2])
-        return totals[node] - part if kind == "N" else part
+    cell_count = per_cell(count)
+    is_total = np.zeros(cells, dtype=bool)
+    is_total[:size] = True
+    owner = np.concatenate(  # the department of every cell
+        [np.arange(size)] + [np.repeat(np.arange(size), w) for w in widths]
+    ).astype(np.int64)
+    weight = (
+        np.random.default_rng(_WEIGHT_SEED)
+        .integers(1, np.iinfo(np.int64).max, size=cells, dtype=np.int64)
+        .astype(np.uint64)
+    )
 
-    def hide(family, node) -> None:
-        kind = family[0]
-        if kind == "T":
-            pub_total[node] = False
-            for table in pub_cat:  # categories of a hidden total would rebuild it
-                table[node] = [False] * len(table[node])
-        elif kind == "C":
-            pub_cat[family[1]][node][family[2]] = False
-        else:
-            a = family[1]
-            shown = [v for v in family[2] if pub_cat[a][node][v]]
-            pub_cat[a][node][min(shown, key=lambda v: (cats[a][node][v], v))] = False
+    published = np.ones(cells, dtype=bool)
+    for population in counts:
+        in_cell = per_cell(population)
+        published &= (in_cell >= k) | (zero_shown & (in_cell == 0))
+    if allowed_totals is not None:
+        published[:size] &= np.asarray(allowed_totals, dtype=bool)
+    while True:
+        published &= published[owner]  # no breakdown cell without its department's total
+        active = present & published[member_at]
+        signature = np.where(active, weight[member_at], np.uint64(0)).sum(axis=1, dtype=np.uint64)
+        classes, which = np.unique(signature, return_inverse=True)
+        small = np.zeros(len(classes), dtype=bool)
+        for population in counts:
+            sizes = np.bincount(which, weights=population, minlength=len(classes))
+            small |= (sizes > 0) & (sizes < k)
+        small &= classes != 0
+        if not small.any():
+            break
+        victims = _victims(
+            classes, which, small, member_at, active, weight, cell_count, is_total, cells
+        )
+        published[victims] = False
 
-    def cover(family, node) -> list[int]:
-        """The published descendants nearest to `node` for this family."""
-        found, stack = [], list(children[node])
-        while stack:
-            child = stack.pop()
-            if known(family, child):
-                found.append(child)
-            else:
-                stack.extend(children[child])
-        return found
-
-    changed = True
-    while changed:
-        changed = False
-        for family in families:
-            for node in range(size):
-                if not known(family, node):
-                    continue
-                amount = value(family, node)
-                if 0 < amount < k:  # a published (or derivable) small group
-                    hide(family, node)
-                    changed = True
-                    continue
-                below = cover(family, node)
-                if not below:
-                    continue
-                uncovered = amount - sum(value(family, c) for c in below)
-                if 0 < uncovered < k:
-                    hide(family, min(below, key=lambda c: (value(family, c), c)))
-                    changed = True
-    return pub_total, pub_cat
+    totals = published[:size].copy()
+    breakdowns = [
+        published[offsets[a] : offsets[a + 1]].reshape(size, width)
+        for a, width in enumerate(widths)
+    ]
+    return totals, breakdowns
 
 
-def _has_small_atom(table, totals, children, k) -> bool:
-    for node, row in enumerate(table):
-        direct = [
-            count - sum(table[child][v] for child in children[node]) for v, count in enumerate(row)
-        ]
-        everyone = totals[node] - sum(totals[child] for child in children[node])
-        without_value = everyone - sum(direct)
-        if any(0 < atom < k for atom in [*direct, without_value]):
-            return True
-    return False
+def _victims(classes, which, small, member_at, active, weight, cell_count, is_total, cells):
+    """One cell to hide for every small class (several classes may pick the same cell)."""
+    rows, columns = np.nonzero(active)
+    pairs = np.unique(which[rows].astype(np.int64) * cells + member_at[rows, columns])
+    pair_class, pair_cell = np.divmod(pairs, cells)  # sorted by class, then cell
+    # Hiding a cell moves every class that lies in it to the class without it: when that
+    # class exists (or is the invisible one, signature 0), the two merge.
+    reduced = classes[pair_class] - weight[pair_cell]
+    where = np.minimum(np.searchsorted(classes, reduced), len(classes) - 1)
+    exists = classes[where] == reduced
+    target = np.where(exists, where, -1)
+    fixes_from = (exists | (reduced == 0)) & small[pair_class]
+    fixes_to = exists & small[np.maximum(target, 0)] & (target >= 0)
+    fixed_class = np.concatenate([pair_class[fixes_from], target[fixes_to]])
+    fixed_cell = np.concatenate([pair_cell[fixes_from], pair_cell[fixes_to]])
+    stuck = np.setdiff1d(np.flatnonzero(small), fixed_class)
+    if len(stuck):
+        found = _Classes(classes, pair_class, pair_cell, weight, is_total, cell_count)
+        extra = [found.victim_for_stuck(int(c)) for c in stuck]
+        fixed_class = np.concatenate([fixed_class, stuck])
+        fixed_cell = np.concatenate([fixed_cell, np.array(extra, dtype=np.int64)])
+    order = np.lexsort((fixed_cell, cell_count[fixed_cell], is_total[fixed_cell], fixed_class))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = fixed_class[order][1:] != fixed_class[order][:-1]
+    return fixed_cell[order][first]
 
 
-def _subsets(width: int) -> list[tuple[int, ...]]:
-    """Every non-empty set of category indices."""
-    return [tuple(v for v in range(width) if mask >> v & 1) for mask in range(1, 1 << width)]
+class _Classes:
+    """The published cells of every class, for small classes that no single hidden cell can
+    merge with a neighbour."""
+
+    def __init__(self, classes, pair_class, pair_cell, weight, is_total, cell_count):
+        self.pair_cell = pair_cell
+        self.bounds = np.searchsorted(pair_class, np.arange(len(classes) + 1))
+        self.is_total = is_total
+        self.cell_count = cell_count
+        totals_only = np.where(is_total[pair_cell], weight[pair_cell], np.uint64(0))
+        # Signature of the department totals alone, per class (reduceat over each class's run).
+        starts = self.bounds[:-1]
+        nonempty = starts < self.bounds[1:]
+        self.tree = np.zeros(len(classes), dtype=np.uint64)
+        if nonempty.any():
+            self.tree[nonempty] = np.add.reduceat(totals_only, starts[nonempty], dtype=np.uint64)
+        self.weight = weight
+
+    def cells_of(self, c: int) -> np.ndarray:
+        return self.pair_cell[self.bounds[c] : self.bounds[c + 1]]
+
+    def smallest(self, candidates) -> int:
+        candidates = np.asarray(candidates)
+        order = np.lexsort((candidates, self.cell_count[candidates], self.is_total[candidates]))
+        return int(candidates[order[0]])
+
+    def victim_for_stuck(self, c: int) -> int:
+        own = self.cells_of(c)
+        # 1. Others with the same department totals differ only by breakdown cells: close the
+        #    gap to the nearest of them.
+        peers = np.flatnonzero(self.tree == self.tree[c])
+        best = None
+        for peer in peers[peers != c]:
+            gap = np.setxor1d(own, self.cells_of(int(peer)))
+            if len(gap) and (best is None or len(gap) < len(best)):
+                best = gap
+        if best is not None:
+            return self.smallest(best)
+        # 2. Alone among its department totals: drop its breakdown cells first.
+        breakdown = own[~self.is_total[own]]
+        if len(breakdown):
+            return self.smallest(breakdown)
+        # 3. Then the published sub-department whose people it would join (rule 4's smallest
+        #    published child), else the smallest total it lies in.
+        deeper = self.tree - self.tree[c]
+        children = np.flatnonzero(self.is_total & np.isin(self.weight, deeper))
+        children = np.setdiff1d(children, own)
+        return self.smallest(children if len(children) else own)
+
+
+def tree_publishable(
+    *,
+    parent: Sequence[int] | np.ndarray,
+    direct: Sequence[int] | np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    zero_shown: bool = False,
+) -> np.ndarray:
+    """Which subtree counts of a department tree may be shown, `direct[..., node]` people being
+    attached directly to each node (one row per population, e.g. invited and answered)."""
+    direct = np.atleast_2d(np.asarray(direct, dtype=np.int64))
+    totals, _ = publishable(
+        parent=parent, atom_node=np.arange(direct.shape[1]), atom_count=direct, k=k,
+        allowed_totals=allowed, zero_shown=zero_shown,
+    )  # fmt: skip
+    return totals

@@ -11,13 +11,23 @@ from tests.factories import CampaignFactory, EmployeeFactory
 
 
 def open_campaign(
-    organization, instrument, *, people=3, languages=("en", "de"), employee_language="en", **fields
+    organization,
+    instrument,
+    *,
+    people=3,
+    languages=("en", "de"),
+    employee_language="en",
+    employee_attributes=None,
+    **fields,
 ):
     """Launch a campaign on one department with `people` employees; returns the campaign."""
     department = department_create(organization=organization, name="Warehouse")
     for _ in range(people):
         EmployeeFactory(
-            organization=organization, department=department, language=employee_language
+            organization=organization,
+            department=department,
+            language=employee_language,
+            attributes=dict(employee_attributes or {}),
         )
     now = timezone.now()
     campaign = CampaignFactory(

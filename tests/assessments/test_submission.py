@@ -23,16 +23,20 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def campaign(organization, core_instrument):
-    campaign = open_campaign(organization, core_instrument, people=2)
-    campaign.attributes_used = ["tenure_band"]
-    campaign.save()
-    return campaign
+    return open_campaign(
+        organization,
+        core_instrument,
+        people=2,
+        attributes_used=["tenure_band"],
+        employee_attributes={"tenure_band": "1-3 years", "site": "North"},
+    )
 
 
 @pytest.fixture
 def invitation(campaign):
     invitation = campaign.invitations.select_related("employee").order_by("pk")[0]
-    invitation.employee.attributes = {"tenure_band": "1-3 years", "site": "North"}
+    # Changed in the directory after launch: responses carry the launch snapshot.
+    invitation.employee.attributes = {"tenure_band": "under 1 year", "site": "South"}
     invitation.employee.save()
     return invitation
 

@@ -236,11 +236,16 @@ def test_cookie_carries_only_coarse_attributes_the_campaign_uses(
 
     from assessments.views import COOKIE_SALT
 
-    campaign = open_campaign(organization, core_instrument, people=1)
-    campaign.attributes_used = ["tenure_band"]
-    campaign.save()
+    campaign = open_campaign(
+        organization,
+        core_instrument,
+        people=1,
+        attributes_used=["tenure_band"],
+        employee_attributes={"tenure_band": "1-3 years", "site": "North"},
+    )
     invitation, token = link_token(campaign)
-    invitation.employee.attributes = {"tenure_band": "1-3 years", "site": "North"}
+    # The directory changes after launch: the launch snapshot still decides.
+    invitation.employee.attributes = {"tenure_band": "10+ years", "site": "North"}
     invitation.employee.save()
     _enter(client, f"/s/{token}/")
     data = signing.loads(client.cookies[COOKIE].value, salt=COOKIE_SALT)

@@ -34,8 +34,8 @@ def _complete(campaign):
 
 def _expected_cells(campaign) -> int:
     departments, domains = 4, 10  # Ops, North, Tiny, Sales; plimsoll-core's domains
-    # Every department and the organisation, each domain plus the priority row.
-    return (departments + 1) * (domains + 1)
+    # Every department and the organisation, each domain plus the priority and respondents rows.
+    return (departments + 1) * (domains + 2)
 
 
 def test_closing_a_campaign_is_scored_by_the_worker(

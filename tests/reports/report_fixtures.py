@@ -32,8 +32,8 @@ from django.utils import timezone
 from accounts.models import Department, Employee
 from accounts.services import department_create
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation
-from assessments.scoring import InstrumentModel, score_campaign
-from assessments.selectors import campaign_answer_matrix, department_tree_frame
+from assessments.scoring import RESPONDENTS, InstrumentModel, score_campaign
+from assessments.selectors import campaign_answer_matrix, campaign_frozen_tree
 from assessments.services import (
     campaign_create,
     campaign_launch,
@@ -83,7 +83,9 @@ class ScoredCampaign:
         keys = {d.pk: key for key, d in self.departments.items()}
         return {
             (keys.get(c.department_id), c.domain_code): c
-            for c in DomainResult.objects.filter(run=self.run, breakdown_attribute="")
+            for c in DomainResult.objects.filter(run=self.run, breakdown_attribute="").exclude(
+                domain_code=RESPONDENTS
+            )
         }
 
 
@@ -180,7 +182,7 @@ def shadow_figures(scored: ScoredCampaign) -> pd.DataFrame:
     suppressed departments must never give away. Indexed by (department id, domain code)."""
     campaign = scored.campaign
     matrix = campaign_answer_matrix(campaign=campaign)
-    departments = department_tree_frame(organization_id=campaign.organization_id)
+    departments = campaign_frozen_tree(campaign=campaign).frame()
     frame = score_campaign(
         answers=matrix.answers,
         response_departments=matrix.departments,
@@ -188,7 +190,11 @@ def shadow_figures(scored: ScoredCampaign) -> pd.DataFrame:
         model=InstrumentModel.from_definition(campaign.instrument.definition),
         k=1,
     )
-    frame = frame[(frame["breakdown_attribute"] == "") & frame["department_id"].notna()]
+    frame = frame[
+        (frame["breakdown_attribute"] == "")
+        & frame["department_id"].notna()
+        & (frame["domain_code"] != RESPONDENTS)
+    ]
     assert not frame["suppressed"].any()
     frame = frame.assign(department_id=frame["department_id"].astype(np.int64))
     return frame.set_index(["department_id", "domain_code"])

@@ -16,7 +16,7 @@ from reports.selectors import (
     top_risks,
 )
 from reports.services import ScoringRefusedError, result_run_execute, result_run_request
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.reports.scoring_fixtures import build_tree, closed_campaign
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +106,7 @@ def test_a_new_run_replaces_the_current_one(campaign, django_capture_on_commit_c
     second = current_run(campaign=campaign)
     assert second != first and second.status == RunStatus.DONE
     assert ResultRun.objects.filter(campaign=campaign, is_current=True).count() == 1
-    assert "20 responses" in out.getvalue()
+    assert "20 respondents" in out.getvalue()
 
 
 def test_score_command_refuses_an_open_campaign(campaign):
@@ -117,9 +117,9 @@ def test_score_command_refuses_an_open_campaign(campaign):
 def test_breakdowns_are_shown_only_when_no_small_group_can_be_isolated(
     organization, other_organization, core_instrument, django_capture_on_commit_callbacks
 ):
-    """Category cells are published only if every atom (the people attached directly to one
-    department with one value, or with none) is empty or at least k: otherwise sums and
-    differences of totals and categories could isolate a small atom."""
+    """Category cells are published only where no sum or difference of published cells can
+    isolate fewer than k people: every class of people covered by the same published cells
+    is empty or at least k (see assessments/scoring/suppression.py)."""
     from accounts.services import department_create
     from tests.reports.scoring_fixtures import add_responses
 
@@ -146,15 +146,42 @@ def test_breakdowns_are_shown_only_when_no_small_group_can_be_isolated(
     assert (cells[(x.pk, "a")].n, cells[(x.pk, "b")].n, cells[(y.pk, "a")].n) == (10, 5, 5)
     assert not cells[(None, "a")].suppressed
 
-    # Unsafe: Tiny's two people (no value) are an atom below k, so every category cell of
-    # the breakdown is hidden, for every department.
+    # Tiny's two people are hidden with Tiny; they do not hide the breakdown elsewhere: Sales
+    # has 7 without a value and 5 "over 10 years", both at least k.
     tree = build_tree(organization)
-    unsafe = closed_campaign(organization, core_instrument, tree, attributes_used=["tenure_band"])
-    add_responses(unsafe, tree["sales"], 5, 3, tenure_band="over 10 years")
+    elsewhere = closed_campaign(
+        organization, core_instrument, tree, attributes_used=["tenure_band"]
+    )
+    add_responses(elsewhere, tree["sales"], 5, 3, tenure_band="over 10 years")
+    run = _close_and_score(elsewhere, django_capture_on_commit_callbacks)
+    shown = {
+        (c.department_id, c.breakdown_value): c.n
+        for c in DomainResult.objects.filter(
+            run=run, domain_code="demands", breakdown_attribute="tenure_band", suppressed=False
+        )
+    }
+    assert shown == {(tree["sales"].pk, "over 10 years"): 5, (None, "over 10 years"): 5}
+
+    # Unsafe: Z has 6 "a" and 2 without a value; Z minus (Z, a) would be those 2.
+    third = OrganizationFactory()
+    z = department_create(organization=third, name="Z")
+    unsafe = closed_campaign(
+        third, core_instrument, {"ops": z, "sales": z, "north": z, "tiny": z},
+        attributes_used=["tenure_band"],
+    )  # fmt: skip
+    unsafe.responses.all().delete()
+    add_responses(unsafe, z, 6, 3, tenure_band="a")
+    add_responses(unsafe, z, 2, 3)
     run = _close_and_score(unsafe, django_capture_on_commit_callbacks)
     breakdown = DomainResult.objects.filter(run=run, breakdown_attribute="tenure_band")
     assert breakdown.exists()
     assert all(cell.suppressed and cell.n is None for cell in breakdown)
+    assert (
+        DomainResult.objects.get(
+            run=run, department=z, domain_code="demands", breakdown_attribute=""
+        ).n
+        == 8
+    )
 
 
 def test_selectors_follow_the_viewers_scope(

@@ -172,3 +172,53 @@ def _minus(big: Derived, small: Derived) -> Derived:
         big.total - small.total,
         f"({big.how} - {small.how})",
     )
+
+
+# --- The exact attacker: linear algebra over the atoms ------------------------------------
+
+
+def linear_leaks(
+    atom_counts: list[int], cells: list[set[int]], k: int
+) -> list[tuple[tuple[int, ...], int]]:
+    """Every set of atoms holding 1..k-1 respondents whose count some linear combination of
+    the published cells determines, as (atom indices, respondents).
+
+    `cells[c]` is the set of atoms published cell c covers. The attacker knows which atoms are
+    empty (from the directory, generously: an atom without respondents counts as known-empty),
+    and every published figure (n, n * mean, sums of squares, high-risk and band counts) is
+    the same 0/1 combination of per-atom quantities, so what holds for counts holds for each
+    of them. A set S is determined exactly when its indicator lies in the row space of the
+    cells-by-atoms matrix, i.e. is orthogonal to its null space.
+    """
+    positive = [i for i, count in enumerate(atom_counts) if count > 0]
+    column = {atom: j for j, atom in enumerate(positive)}
+    matrix = np.zeros((len(cells), len(positive)))
+    for c, covered in enumerate(cells):
+        for atom in covered:
+            if atom in column:
+                matrix[c, column[atom]] = 1.0
+    if len(positive) == 0:
+        return []
+    if len(cells):
+        _, singular, vt = np.linalg.svd(matrix)
+        rank = int((singular > 1e-9).sum())
+        null = vt[rank:].T  # (atoms, nullity)
+    else:
+        null = np.eye(len(positive))
+    small = [j for j in range(len(positive)) if atom_counts[positive[j]] < k]
+    leaks = []
+
+    def grow(start: int, chosen: list[int], total: int, vector: np.ndarray) -> None:
+        for position in range(start, len(small)):
+            j = small[position]
+            size = total + atom_counts[positive[j]]
+            if size >= k:
+                continue
+            now = vector + null[j]
+            members = [*chosen, j]
+            if np.abs(now).max(initial=0.0) < 1e-7:
+                leaks.append((tuple(positive[m] for m in members), size))
+            grow(position + 1, members, size, now)
+
+    grow(0, [], 0, np.zeros(null.shape[1]))
+    return leaks

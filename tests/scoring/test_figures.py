@@ -100,9 +100,12 @@ same boundaries as for a group mean), as (urgent, improve, good, well)::
     S1 50,87.5,12.5,37.5,62.5 -> (1, 1, 2, 1)   S2 100,75,62.5,75,62.5 -> (0, 0, 2, 3)
     South (1, 1, 4, 4)                org (4, 4, 7, 5)
 
-Suppression at k = 3: at North, demands: N1 (4) shown, N2 (2) suppressed, uncovered 9 - 4 = 5;
-energy: uncovered 10 - 4 - 3 = 3. At South the uncovered count is 0 (S3 is empty). At the
-organisation it is 0. So nothing beyond N2/demands and S3 is suppressed.
+Suppression at k = 3: N2 has 2 people scored in demands, so N2 is suppressed — in energy too
+(n = 3 there), because one choice of cells serves every domain and the respondent counts: an
+attacker who assumed the domains' respondents equal could otherwise subtract one domain's cells
+from another's. At North, demands: N1 (4) shown, uncovered 9 - 4 = 5; energy: 10 - 4 = 6. At
+South the uncovered count is 0 (S3 is empty). At the organisation it is 0. So nothing beyond N2
+and S3 is suppressed.
 """
 
 from math import sqrt
@@ -113,6 +116,7 @@ import pytest
 from scipy import stats
 
 from assessments.scoring.engine import OVERALL, score_campaign
+from assessments.scoring.engine import RESPONDENTS as RESPONDENT_COUNTS
 from tests.scoring.builders import (
     assert_suppressed,
     cell,
@@ -161,7 +165,6 @@ EXPECTED = {
     (SOUTH, "demands"): (10, 2.25, sqrt(3.625 / 9), 0.0, 31.25, "good"),
     (ROOT, "demands"): (19, 53 / 19, sqrt(316.5 / 19 / 18), 4 / 19, 850 / 19, "improve"),
     (N1, "energy"): (4, 25.0, sqrt(1250 / 3), 3 / 4, 75.0, "improve"),
-    (N2, "energy"): (3, 50.0, 37.5, 1 / 3, 50.0, "good"),
     (NORTH, "energy"): (10, 35.0, sqrt(6500 / 9), 6 / 10, 65.0, "improve"),
     (S1, "energy"): (5, 50.0, sqrt(3125 / 4), 1 / 5, 50.0, "good"),
     (S2, "energy"): (5, 75.0, sqrt(937.5 / 4), 0.0, 25.0, "well"),
@@ -177,14 +180,13 @@ BAND_COUNTS = {
     (SOUTH, "demands"): (0, 3, 1, 6),
     (ROOT, "demands"): (4, 6, 2, 7),
     (N1, "energy"): (1, 2, 1, 0),
-    (N2, "energy"): (1, 0, 1, 1),
     (NORTH, "energy"): (3, 3, 3, 1),
     (S1, "energy"): (1, 1, 2, 1),
     (S2, "energy"): (0, 0, 2, 3),
     (SOUTH, "energy"): (1, 1, 4, 4),
     (ROOT, "energy"): (4, 4, 7, 5),
 }
-SUPPRESSED = [(N2, "demands"), (S3, "demands"), (S3, "energy")]
+SUPPRESSED = [(N2, "demands"), (N2, "energy"), (S3, "demands"), (S3, "energy")]
 
 
 def fixture_model():
@@ -272,13 +274,14 @@ def test_cells_below_k_carry_no_figures(frame, department_id, domain_code):
 
 
 def test_the_frame_has_exactly_one_row_per_department_and_domain(frame):
-    """7 departments + the organisation, * (2 domains + the "overall" priority row)."""
-    assert len(frame) == 8 * 3
+    """7 departments + the organisation, * (2 domains + the "overall" priority row + the
+    "respondents" count row)."""
+    assert len(frame) == 8 * 4
     assert not frame.duplicated(["department_id", "domain_code"]).any()
     assert set(frame["breakdown_attribute"]) == {""}
     assert set(frame["breakdown_value"]) == {""}
     checked = {*EXPECTED, *SUPPRESSED}
-    domains = frame[frame["domain_code"] != OVERALL]
+    domains = frame[~frame["domain_code"].isin([OVERALL, RESPONDENT_COUNTS])]
     found = {
         (None if pd.isna(d) else int(d), str(c))
         for d, c in zip(domains["department_id"], domains["domain_code"], strict=True)
@@ -301,7 +304,6 @@ def test_no_trend_without_a_previous_campaign(frame):
         (ROOT, 20, (850 / 19 + 51.25) / 2, "improve"),
         (NORTH, 10, (1075 / 18 + 65) / 2, "improve"),
         (N1, 4, (62.5 + 75) / 2, "improve"),
-        (N2, 3, 50.0, "good"),  # demands is suppressed there: energy alone
         (SOUTH, 10, (31.25 + 37.5) / 2, "good"),
         (S1, 5, (37.5 + 50) / 2, "good"),
         (S2, 5, (25 + 25) / 2, "well"),
@@ -316,8 +318,24 @@ def test_overall_priority_rows(frame, department_id, n, score, band):
     assert row["band"] == band
 
 
-def test_overall_row_of_a_department_without_published_domains_is_suppressed(frame):
-    assert_suppressed(cell(frame, S3, OVERALL))
+@pytest.mark.parametrize("department_id", [N2, S3])
+def test_overall_row_of_a_department_without_published_domains_is_suppressed(frame, department_id):
+    assert_suppressed(cell(frame, department_id, OVERALL))
+
+
+@pytest.mark.parametrize(
+    ("department_id", "n"),
+    [(ROOT, 20), (NORTH, 10), (N1, 4), (N2, None), (SOUTH, 10), (S1, 5), (S2, 5), (S3, None)],
+)
+def test_respondent_counts_are_published_with_the_department(frame, department_id, n):
+    """Everyone who answered counts (r5 has no demands score but answered); N2 and S3 are
+    suppressed like their domains."""
+    row = cell(frame, department_id, RESPONDENT_COUNTS)
+    if n is None:
+        assert_suppressed(row)
+    else:
+        assert not row["suppressed"]
+        assert row["n"] == n
 
 
 def test_the_department_order_and_the_answer_order_do_not_matter():

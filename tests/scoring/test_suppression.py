@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from assessments.scoring.engine import score_campaign
-from assessments.scoring.suppression import solve
+from assessments.scoring.suppression import publishable, tree_publishable
 from tests.scoring.attackers import Published, derived_leaks, first_order_leaks
 from tests.scoring.builders import (
     assert_suppressed,
@@ -48,60 +48,76 @@ def assert_only_published(frame, expected: dict) -> None:
         assert_suppressed(frame.loc[row.Index])
 
 
-# --- solve ------------------------------------------------------------------------------------
+# --- publishable, on hand-made atoms ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("counts", "constraints", "k", "expected"),
+    ("parent", "direct", "k", "expected"),
     [
         # A(3) + B(6) under P(9): A < k; then P - B = 3 is uncovered, so B goes too.
-        pytest.param([9, 3, 6], [(0, [1, 2])], 5, [True, False, False], id="A3+B6-under-P9"),
+        pytest.param([-1, 0, 0], [0, 3, 6], 5, [1, 0, 0], id="A3+B6-under-P9"),
         # P has 2 people attached directly and a child A(6): P - A = 2 → A suppressed.
-        pytest.param([8, 6], [(0, [1])], 5, [True, False], id="2-direct-plus-A6"),
+        pytest.param([-1, 0], [2, 6], 5, [1, 0], id="2-direct-plus-A6"),
         # A(7) → B(7) → C(7): nothing uncovered anywhere.
-        pytest.param([7, 7, 7], [(0, [1]), (1, [2])], 5, [True] * 3, id="chain-7-7-7"),
+        pytest.param([-1, 0, 1], [0, 0, 7], 5, [1, 1, 1], id="chain-7-7-7"),
         # A(7) with 2 direct → B(5): A - B = 2 → B suppressed.
-        pytest.param([7, 5], [(0, [1])], 5, [True, False], id="chain-7-5"),
-        # Department of 10: categories 6 and 3, 1 without a value. 3 < k; uncovered 3 + 1 = 4
-        # → the 6 is suppressed as well; uncovered 10 then.
-        pytest.param([10, 6, 3], [(0, [1, 2])], 5, [True, False, False], id="breakdown-6-3-1"),
+        pytest.param([-1, 0], [2, 5], 5, [1, 0], id="chain-7-5"),
         # Uncovered exactly k is allowed.
-        pytest.param([10, 5], [(0, [1])], 5, [True, True], id="uncovered-exactly-k"),
+        pytest.param([-1, 0], [5, 5], 5, [1, 1], id="uncovered-exactly-k"),
         # An empty child is suppressed and changes nothing for its siblings.
-        pytest.param([10, 5, 5, 0], [(0, [1, 2, 3])], 5, [1, 1, 1, 0], id="empty-child"),
-        pytest.param([0, 0], [(0, [1])], 3, [False, False], id="all-empty"),
+        pytest.param([-1, 0, 0, 0], [0, 5, 5, 0], 5, [1, 1, 1, 0], id="empty-child"),
+        pytest.param([-1, 0], [0, 0], 3, [0, 0], id="all-empty"),
         # P(19) = A(9) + B(6) + C(4), nobody directly: C < k; uncovered 19 - 9 - 6 = 4 → B,
         # the smallest published child, goes; uncovered 10 ≥ k, so A stays.
-        pytest.param([19, 9, 6, 4], [(0, [1, 2, 3])], 5, [1, 1, 0, 0], id="next-smallest"),
+        pytest.param([-1, 0, 0, 0], [0, 9, 6, 4], 5, [1, 1, 0, 0], id="next-smallest"),
     ],
 )
-def test_solve_fixed_cases(counts, constraints, k, expected):
-    assert solve(counts, constraints, k) == [bool(e) for e in expected]
+def test_tree_fixed_cases(parent, direct, k, expected):
+    shown = tree_publishable(parent=parent, direct=direct, k=k)
+    assert shown.tolist() == [bool(e) for e in expected]
 
 
-def test_solve_cascades_from_a_breakdown_into_the_tree():
-    """Cells: 0 G, 1 P, 2 Q (department totals); 3 (G,a), 4 (P,a), 5 (Q,a); 6 (G,b), 7 (P,b),
-    8 (Q,b). P: a=6, b=3; Q: a=5, b=5; k=5.
-
-    Inside P, (P,b)=3 < k, uncovered 3 → (P,a) goes too. Category b across the tree: (G,b)=8
-    minus published (Q,b)=5 leaves 3 → (Q,b) goes. Inside Q then: 10 - 5 = 5 ≥ k, fine.
-    """
-    counts = [19, 9, 10, 11, 6, 5, 8, 3, 5]
-    constraints = [
-        (0, [1, 2]),
-        (3, [4, 5]),
-        (6, [7, 8]),
-        (0, [3, 6]),
-        (1, [4, 7]),
-        (2, [5, 8]),
-    ]
-    published = solve(counts, constraints, 5)
-    assert published == [True, True, True, True, False, True, True, False, False]
+def test_a_breakdown_with_one_person_without_a_value():
+    """Department of 10: categories 6 and 3, 1 without a value. 3 < k, and the 6 would leave
+    3 + 1 = 4 → both categories are suppressed; the total stays."""
+    totals, (cats,) = publishable(
+        parent=[-1], atom_node=np.array([0, 0, 0]), atom_values=np.array([[0], [1], [-1]]),
+        atom_count=np.array([6, 3, 1]), widths=[2], k=5,
+    )  # fmt: skip
+    assert totals.tolist() == [True]
+    assert cats.tolist() == [[False, False]]
 
 
-def test_solve_refuses_k_below_one():
+def test_a_breakdown_across_departments_keeps_the_department_totals():
+    """G (nobody directly) → P (a=6, b=3), Q (a=5, b=5); k=5. (G,b) - (Q,b) would be P's 3 "b"
+    people, and (P) - (P,a) the same 3. Totals stay; Q's breakdown (5 and 5) may stay; no
+    breakdown cell of P or G may, since P's "b" people would be left over."""
+    totals, (cats,) = publishable(
+        parent=[-1, 0, 0], atom_node=np.array([1, 1, 2, 2]),
+        atom_values=np.array([[0], [1], [0], [1]]), atom_count=np.array([6, 3, 5, 5]),
+        widths=[2], k=5,
+    )  # fmt: skip
+    assert totals.tolist() == [True, True, True]
+    assert cats.tolist() == [[False, False], [False, False], [True, True]]
+
+
+def test_two_attributes_where_site_lies_inside_shift():
+    """Everyone at site north works days: (day) - (north) is the one person at site south on
+    days. Both breakdowns cannot be shown together; one of them can."""
+    # atoms: (north, day) 10, (south, day) 1, (south, night) 9
+    totals, (site, shift) = publishable(
+        parent=[-1], atom_node=np.array([0, 0, 0]),
+        atom_values=np.array([[0, 0], [1, 0], [1, 1]]), atom_count=np.array([10, 1, 9]),
+        widths=[2, 2], k=5,
+    )  # fmt: skip
+    assert totals.tolist() == [True]
+    shown = [bool(site.any()), bool(shift.any())]
+    assert shown.count(True) == 1, (site, shift)
+
+
+def test_k_below_one_is_refused():
     with pytest.raises(ValueError):
-        solve([3], [], 0)
+        tree_publishable(parent=[-1], direct=[3], k=0)
 
 
 # --- score_campaign ---------------------------------------------------------------------------
@@ -174,14 +190,14 @@ K_RANGE = list(range(3, 11))
 @pytest.mark.parametrize("k", K_RANGE)
 def test_siblings_of_k_and_k_minus_one(k):
     """P = A(k) + B(k-1): B < k, and then P - A = k - 1 → A is suppressed too."""
-    assert solve([2 * k - 1, k, k - 1], [(0, [1, 2])], k) == [True, False, False]
+    assert tree_publishable(parent=[-1, 0, 0], direct=[0, k, k - 1], k=k).tolist() == [1, 0, 0]
     frame = run({P: None, A: P, B: P}, {A: k, B: k - 1}, k=k)
     assert_only_published(frame, {(None, ""): 2 * k - 1, (P, ""): 2 * k - 1})
 
 
 @pytest.mark.parametrize("k", K_RANGE)
 def test_siblings_of_k_and_k(k):
-    assert solve([2 * k, k, k], [(0, [1, 2])], k) == [True, True, True]
+    assert tree_publishable(parent=[-1, 0, 0], direct=[0, k, k], k=k).all()
     frame = run({P: None, A: P, B: P}, {A: k, B: k}, k=k)
     assert_only_published(frame, {(None, ""): 2 * k, (P, ""): 2 * k, (A, ""): k, (B, ""): k})
 
@@ -192,7 +208,7 @@ def test_people_directly_above_a_single_child(k, direct):
     """P has `direct` people attached directly and a child A(k): A is shown only if direct ≥ k."""
     direct = {1: 1, "k-1": k - 1, "k": k}[direct]
     shown = direct >= k
-    assert solve([direct + k, k], [(0, [1])], k) == [True, shown]
+    assert tree_publishable(parent=[-1, 0], direct=[direct, k], k=k).tolist() == [True, shown]
     frame = run({P: None, A: P}, {P: direct, A: k}, k=k)
     expected = {(None, ""): direct + k, (P, ""): direct + k}
     if shown:

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from assessments.management.lookups import campaign_or_error
 from reports.models import RunStatus
+from reports.selectors import published_respondents
 from reports.services import result_run_execute, result_run_request
 
 
@@ -30,9 +31,9 @@ class Command(BaseCommand):
         run = result_run_execute(run_id=run.pk)
         if run.status != RunStatus.DONE:
             raise CommandError(f"Scoring run {run.pk} failed: {run.error.splitlines()[0]}")
+        # The published count only: below k (or protecting a smaller group) it stays hidden.
+        count = published_respondents(run=run)
+        respondents = f"{count} respondents" if count is not None else "respondents hidden"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Scoring run {run.pk} done: {run.response_count} responses "
-                f"in {run.duration_ms} ms."
-            )
+            self.style.SUCCESS(f"Scoring run {run.pk} done: {respondents} in {run.duration_ms} ms.")
         )
