@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -257,7 +258,8 @@ class AnswerMatrix:
 
     answers: np.ndarray  # int8, one row per response, one column per item
     departments: np.ndarray  # int64 department id per response
-    attributes: dict[str, np.ndarray]  # attribute name → value per response (None if absent)
+    # attribute name → value per response (missing where absent), as a pandas Categorical
+    attributes: dict[str, pd.Categorical | np.ndarray]
 
 
 def campaign_answer_matrix(
@@ -275,7 +277,7 @@ def campaign_answer_matrix(
         rows = _answer_blocks_postgresql(campaign.pk, attributes)
     else:
         rows = _answer_blocks_generic(campaign.pk, attributes)
-    blocks, departments, values = [], [], {name: [] for name in attributes}
+    blocks, counts, departments, values = [], [], [], {name: [] for name in attributes}
     for department_id, attribute_values, count, blob in rows:
         block = np.frombuffer(blob, dtype=np.int8)
         if block.size != count * width:
@@ -283,13 +285,23 @@ def campaign_answer_matrix(
                 f"campaign {campaign.pk}: stored answers do not have {width} items each"
             )
         blocks.append(block)
-        departments.append(np.full(count, department_id, dtype=np.int64))
+        counts.append(count)
+        departments.append(department_id)
         for name, value in zip(attributes, attribute_values, strict=True):
-            values[name].append(np.full(count, value, dtype=object))
+            values[name].append(None if value in (None, "") else str(value))
     if blocks:
         matrix = np.concatenate(blocks).reshape(-1, width)
-        department_ids = np.concatenate(departments)
-        attribute_arrays = {name: np.concatenate(parts) for name, parts in values.items()}
+        department_ids = np.repeat(np.array(departments, dtype=np.int64), counts)
+        # One value per block, spread over its rows as category codes: no Python object per
+        # response.
+        attribute_arrays = {}
+        for name, per_block in values.items():
+            categories = sorted({v for v in per_block if v is not None})
+            index = {value: code for code, value in enumerate(categories)}
+            codes = np.array([index.get(v, -1) for v in per_block], dtype=np.int64)
+            attribute_arrays[name] = pd.Categorical.from_codes(
+                np.repeat(codes, counts), categories=categories
+            )
     else:
         matrix = np.zeros((0, width), dtype=np.int8)
         department_ids = np.zeros(0, dtype=np.int64)
@@ -299,16 +311,26 @@ def campaign_answer_matrix(
 
 def _answer_blocks_postgresql(campaign_id: int, attributes: list[str]):
     table = Response._meta.db_table
-    keys = "".join(f", attributes ->> %s AS a{i}" for i in range(len(attributes)))
-    groups = "".join(f", a{i}" for i in range(len(attributes)))
-    sql = (
-        f"SELECT department_id{keys}, count(*), string_agg(answers, ''::bytea) "
-        f"FROM {table} WHERE campaign_id = %s GROUP BY department_id{groups}"
-    )
+    if not attributes:
+        sql = (
+            f"SELECT department_id, count(*), string_agg(answers, ''::bytea) "
+            f"FROM {table} WHERE campaign_id = %s GROUP BY department_id"
+        )
+    else:
+        # Grouped by the whole attributes value: hashing it costs less than taking each
+        # attribute out of every row; the few thousand groups are unpacked here instead.
+        sql = (
+            f"SELECT department_id, attributes, count(*), string_agg(answers, ''::bytea) "
+            f"FROM {table} WHERE campaign_id = %s GROUP BY department_id, attributes"
+        )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*attributes, campaign_id])
+        cursor.execute(sql, [campaign_id])
         for row in cursor.fetchall():
-            yield row[0], row[1 : 1 + len(attributes)], row[-2], bytes(row[-1])
+            stored = row[1] if attributes else {}
+            if isinstance(stored, str):
+                stored = json.loads(stored)
+            values = tuple(stored.get(name) for name in attributes)
+            yield row[0], values, row[-2], bytes(row[-1])
 
 
 def _answer_blocks_generic(campaign_id: int, attributes: list[str]):

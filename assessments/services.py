@@ -469,12 +469,13 @@ def campaign_population_freeze(*, campaign: Campaign) -> int:
     }
     targets = [tree[pk][1] for pk in campaign.target_departments.values_list("pk", flat=True)]
     chosen = {pk for pk, (_, path) in tree.items() if path.startswith(tuple(targets))}
-    chosen |= set(
-        Invitation.objects.filter(campaign=campaign).values_list("department_id", flat=True)
-    )
-    chosen |= set(
-        Response.objects.filter(campaign=campaign).values_list("department_id", flat=True)
-    )
+    for model in (Invitation, Response):
+        chosen |= set(
+            model.objects.filter(campaign=campaign)
+            .values_list("department_id", flat=True)
+            .order_by()
+            .distinct()
+        )
     for pk in list(chosen):
         chosen.update(int(part) for part in tree[pk][1].strip("/").split("/") if part)
     CampaignDepartment.objects.bulk_create(

@@ -237,12 +237,46 @@ def generate_answers(
     return codes, department
 
 
+def attribute_json(values: np.ndarray | None) -> np.ndarray:
+    """Each response's attributes as jsonb in COPY's binary form (version byte, then JSON
+    text), one row per response: uint8 of fixed width, since every value is one character."""
+    if values is None:
+        return np.broadcast_to(np.frombuffer(b"\x01{}", dtype=np.uint8), (1, 3))
+    template = "\x01{" + ", ".join(f'"{name}": "?"' for name in ATTRIBUTES) + "}"
+    encoded = np.frombuffer(template.encode(), dtype=np.uint8)
+    out = np.repeat(encoded[None, :], len(values), axis=0)
+    slots = [i for i, byte in enumerate(encoded) if byte == ord("?")]
+    for column, slot in enumerate(slots):
+        out[:, slot] = values[:, column]
+    return out
+
+
+# Three breakdown attributes, correlated through the directory as real ones are: each
+# department works mostly at one site; night shifts are more common at some sites; tenure
+# bands are independent. Values are one character each (see attribute_json).
+ATTRIBUTES = ("site", "shift", "tenure")
+
+
+def generate_attributes(tree: Tree, department: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(responses, 3) ASCII codes of site (a-d), shift (d/n) and tenure band (1-4)."""
+    rows = len(department)
+    home = rng.integers(0, 4, len(tree.ids))[department]
+    elsewhere = rng.random(rows) < 0.1
+    site = np.where(elsewhere, rng.integers(0, 4, rows), home)
+    night = rng.random(rows) < np.array([0.05, 0.3, 0.5, 0.0])[site]
+    tenure = rng.choice(4, rows, p=[0.15, 0.3, 0.35, 0.2])
+    return np.stack(
+        [ord("a") + site, np.where(night, ord("n"), ord("d")), ord("1") + tenure], axis=1
+    ).astype(np.uint8)
+
+
 def copy_responses(
     *,
     organization_id: int,
     campaign_id: int,
     department_ids: np.ndarray,
     codes: np.ndarray,
+    attributes: np.ndarray | None = None,
 ) -> None:
     """All rows in one binary COPY, the stream built as a numpy record array."""
     from django.db import connection
@@ -250,6 +284,7 @@ def copy_responses(
     from assessments.models import Response
 
     rows, width = codes.shape
+    stored = attribute_json(attributes)
     layout = np.dtype(
         [
             ("fields", ">i2"),
@@ -264,7 +299,7 @@ def copy_responses(
             ("answers_len", ">i4"),
             ("answers", "i1", width),
             ("attributes_len", ">i4"),
-            ("attributes", "u1", 3),
+            ("attributes", "u1", stored.shape[1]),
         ]
     )
     records = np.empty(rows, dtype=layout)
@@ -284,8 +319,8 @@ def copy_responses(
         records[name] = value
     records["answers_len"] = width
     records["answers"] = codes
-    records["attributes_len"] = 3
-    records["attributes"] = np.frombuffer(b"\x01{}", dtype=np.uint8)  # jsonb version 1, "{}"
+    records["attributes_len"] = stored.shape[1]
+    records["attributes"] = stored
 
     table = Response._meta.db_table
     columns = "id, organization_id, campaign_id, department_id, answers, attributes"
@@ -306,7 +341,15 @@ def copy_responses(
             cursor.execute("SET session_replication_role = DEFAULT")
 
 
-def create_campaign(organization, instrument, root_id: int, *, name: str, closed_days_ago: int):
+def create_campaign(
+    organization,
+    instrument,
+    root_id: int,
+    *,
+    name: str,
+    closed_days_ago: int,
+    attributes_used: tuple[str, ...] = (),
+):
     from django.utils import timezone
 
     from assessments.models import Campaign, CampaignStatus
@@ -321,7 +364,7 @@ def create_campaign(organization, instrument, root_id: int, *, name: str, closed
         opens_at=opened_at,
         closes_at=closed_at,
         min_group_size=K,
-        attributes_used=[],
+        attributes_used=list(attributes_used),
         status=CampaignStatus.CLOSED,
         launched_at=opened_at,
         closed_at=closed_at,
@@ -336,6 +379,7 @@ def seed(responses: int, small_responses: int, seed_value: int) -> dict:
 
     from accounts.models import Department, Organization
     from assessments.models import Response
+    from assessments.services import campaign_population_freeze
 
     rng = np.random.default_rng(seed_value)
     instrument, item_domain, reverse, worse = answer_model()
@@ -345,13 +389,17 @@ def seed(responses: int, small_responses: int, seed_value: int) -> dict:
     campaigns = {}
     # The small campaign closed earlier, so it is the "previous" campaign of the large one; it
     # is scored only after the large one's measurements, so those compute no trends.
-    for label, total, closed_days_ago in (
-        ("large", responses, 1),
-        ("small", small_responses, 200),
+    # The campaign with breakdowns closed on its own day, with no previous campaign nearer
+    # than the small one; it is measured before the small one has results, so no trends.
+    for label, total, closed_days_ago, breakdowns in (
+        ("large", responses, 1, ()),
+        ("small", small_responses, 200, ()),
+        ("attributes", responses, 2, ATTRIBUTES),
     ):
         started = time.monotonic()
         sizes = department_sizes(tree, total, rng)
         codes, department = generate_answers(tree, sizes, item_domain, reverse, worse, rng)
+        values = generate_attributes(tree, department, rng) if breakdowns else None
         generated = time.monotonic() - started
         with transaction.atomic():
             campaign = create_campaign(
@@ -360,13 +408,17 @@ def seed(responses: int, small_responses: int, seed_value: int) -> dict:
                 int(tree.ids[0]),
                 name=f"Bench {label} campaign",
                 closed_days_ago=closed_days_ago,
+                attributes_used=breakdowns,
             )
             copy_responses(
                 organization_id=organization.pk,
                 campaign_id=campaign.pk,
                 department_ids=tree.ids[department],
                 codes=codes,
+                attributes=values,
             )
+            # Its frozen population, as its launch would have recorded it.
+            campaign_population_freeze(campaign=campaign)
         copied = time.monotonic() - started - generated
         unanswered = float((codes == 0).mean())
         say(
@@ -374,8 +426,8 @@ def seed(responses: int, small_responses: int, seed_value: int) -> dict:
             f"COPY {copied:.2f} s; {unanswered:.1%} unanswered; departments with < {K} "
             f"respondents attached directly: {int((sizes < K).sum())}"
         )
-        campaigns[label] = {"id": campaign.pk, "responses": total}
-        del codes, department
+        campaigns[label] = {"id": campaign.pk, "responses": total, "breakdowns": breakdowns}
+        del codes, department, values
     started = time.monotonic()
     table = Response._meta.db_table
     with connection.cursor() as cursor:
@@ -453,17 +505,31 @@ def measure_scoring(campaign, clock: CpuClock) -> tuple[dict, int]:
 
 
 FLOOR_SQL = "SELECT string_agg(answers, ''::bytea) FROM {table} WHERE campaign_id = %s"
+# With breakdowns the same data includes each response's attribute values: the floor reads
+# them with the answers, in one pass grouped by them (as the scoring reads them).
+FLOOR_SQL_ATTRIBUTES = (
+    "SELECT attributes, string_agg(answers, ''::bytea) FROM {table} WHERE campaign_id = %s "
+    "GROUP BY department_id, attributes"
+)
 
 
-def measure_floor(campaign_id: int, width: int, clock: CpuClock) -> tuple[dict, np.ndarray]:
+def measure_floor(
+    campaign_id: int, width: int, clock: CpuClock, *, attributes: bool = False
+) -> tuple[dict, np.ndarray]:
     from django.db import connection
 
     from assessments.models import Response
 
+    table = Response._meta.db_table
     before = clock.read()
     with connection.cursor() as cursor:
-        cursor.execute(FLOOR_SQL.format(table=Response._meta.db_table), [campaign_id])
-        blob = cursor.fetchone()[0]
+        if attributes:
+            cursor.execute(FLOOR_SQL_ATTRIBUTES.format(table=table), [campaign_id])
+            rows = cursor.fetchall()
+            blob = b"".join(bytes(blob) for _, blob in rows)
+        else:
+            cursor.execute(FLOOR_SQL.format(table=table), [campaign_id])
+            blob = cursor.fetchone()[0]
     matrix = np.frombuffer(blob, dtype=np.int8).reshape(-1, width)
     return CpuClock.spent(before, clock.read()), matrix
 
@@ -493,7 +559,7 @@ def check_run(run_id: int, campaign, expected: dict, departments: int, floor) ->
     """What is wrong with a finished run: status, counts, completeness and the organisation's
     figures against an independent computation. Empty when it is right."""
     from accounts.models import Department
-    from assessments.scoring import OVERALL
+    from assessments.scoring import OVERALL, RESPONDENTS
     from assessments.selectors import instrument_spec
     from reports.models import DomainResult, ResultRun, RunStatus
 
@@ -510,12 +576,13 @@ def check_run(run_id: int, campaign, expected: dict, departments: int, floor) ->
             f"run {run_id}: response_count {run.response_count}, expected {expected['responses']}"
         )
     spec = instrument_spec(campaign.instrument_id)
-    codes = {d.code for d in spec.domains} | {OVERALL}
-    rows = list(
+    codes = {d.code for d in spec.domains} | {OVERALL, RESPONDENTS}
+    every_row = list(
         DomainResult.objects.filter(run_id=run_id).values_list(
             "department_id", "domain_code", "breakdown_attribute", "suppressed", "n", "mean"
         )
     )
+    rows = [row for row in every_row if not row[2]]
     cells = {(department, code) for department, code, *_rest in rows}
     organisation_departments = set(
         Department.objects.for_organization(campaign.organization_id).values_list("pk", flat=True)
@@ -528,15 +595,20 @@ def check_run(run_id: int, campaign, expected: dict, departments: int, floor) ->
             f"run {run_id}: {len(rows)} rows, {len(cells)} distinct cells; expected "
             f"{len(wanted)} (missing {len(wanted - cells)}, unexpected {len(cells - wanted)})"
         )
-    if any(attribute for _, _, attribute, *_rest in rows):
-        problems.append(f"run {run_id}: breakdown rows although no attribute is used")
-    if any(not suppressed and (n is None or n < K) for _, _, _, suppressed, n, _ in rows):
+    breakdown = [row for row in every_row if row[2]]
+    if bool(breakdown) != bool(expected["breakdowns"]):
+        problems.append(
+            f"run {run_id}: {len(breakdown)} breakdown rows for attributes {expected['breakdowns']}"
+        )
+    if expected["breakdowns"] and not any(not row[3] for row in breakdown):
+        problems.append(f"run {run_id}: no breakdown cell published at all")
+    if any(not suppressed and (n is None or n < K) for _, _, _, suppressed, n, _ in every_row):
         problems.append(f"run {run_id}: a published cell has fewer than k respondents")
     if floor is not None:
         stored = {
             code: (n, mean)
             for department, code, _, suppressed, n, mean in rows
-            if department is None and code != OVERALL and not suppressed
+            if department is None and code not in (OVERALL, RESPONDENTS) and not suppressed
         }
         for code, (n, mean) in expected_organisation_cells(floor, spec).items():
             got = stored.get(code)
@@ -578,10 +650,11 @@ def measure(config: dict) -> dict:
     from assessments.models import Campaign
     from assessments.selectors import instrument_spec
     from reports import services  # noqa: F401 - loaded up front, as a worker has it loaded
-    from reports.models import DomainResult
+    from reports.models import DomainResult, ResultRun
 
     large, small = config["campaigns"]["large"], config["campaigns"]["small"]
-    large["repeat"] = small["repeat"] = config["repeat"]
+    breakdowns = config["campaigns"]["attributes"]
+    large["repeat"] = small["repeat"] = breakdowns["repeat"] = config["repeat"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         clock = CpuClock(cursor.fetchone()[0])
@@ -605,6 +678,32 @@ def measure(config: dict) -> dict:
     problems += check_run(run_ids[-1], campaign, large, config["departments"], matrix)
     suppressed = DomainResult.objects.filter(run_id=run_ids[-1], suppressed=True).count()
     del matrix
+
+    attribute_campaign = Campaign.objects.select_related("instrument").get(pk=breakdowns["id"])
+    attribute_runs, attribute_run_ids = score_repeatedly(attribute_campaign, breakdowns, clock)
+    attribute_peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    attribute_floor = []
+    for _ in range(config["repeat"]):
+        matrix = None
+        spent, matrix = measure_floor(breakdowns["id"], width, clock, attributes=True)
+        attribute_floor.append(spent)
+    problems += runs_done(attribute_run_ids)
+    problems += check_run(
+        attribute_run_ids[-1], attribute_campaign, breakdowns, config["departments"], matrix
+    )
+    del matrix
+    # Only published breakdown cells are stored; the run lists every category.
+    published_breakdowns = (
+        DomainResult.objects.filter(run_id=attribute_run_ids[-1], suppressed=False)
+        .exclude(breakdown_attribute="")
+        .count()
+    )
+    categories = ResultRun.objects.get(pk=attribute_run_ids[-1]).breakdowns
+    all_breakdowns = (
+        sum(len(values) for values in categories.values())
+        * (config["departments"] + 1)
+        * len(instrument_spec(campaign.instrument_id).domains)
+    )
 
     small_runs, small_run_ids = score_repeatedly(small_campaign, small, clock)
     problems += runs_done(small_run_ids)
@@ -630,6 +729,10 @@ def measure(config: dict) -> dict:
         "baseline_rss_kb": baseline_rss,
         "peak_rss_kb": peak_rss,
         "suppressed_cells": suppressed,
+        "attributes": attribute_runs,
+        "attributes_floor": attribute_floor,
+        "attributes_peak_rss_kb": attribute_peak_rss,
+        "breakdown_cells": [published_breakdowns, all_breakdowns],
         "problems": problems,
     }
 
@@ -789,10 +892,22 @@ def main() -> int:
         f"({outcome['baseline_rss_kb'] / 1024:.0f} MB before them, Django loaded)"
     )
     say(f"cells      {outcome['suppressed_cells']} suppressed cells in the large campaign's run")
+    describe("breakdowns", outcome["attributes"])
+    describe("its floor", outcome["attributes_floor"])
+    with_attributes = best(outcome["attributes"])["seconds"]
+    attributes_floor = best(outcome["attributes_floor"])["seconds"]
+    attributes_ratio = with_attributes / attributes_floor if attributes_floor else float("inf")
+    attributes_peak_mb = round(outcome["attributes_peak_rss_kb"] / 1024)
+    shown, total = outcome["breakdown_cells"]
+    say(
+        f"{'':<10} {responses} responses with three breakdown attributes ({', '.join(ATTRIBUTES)})"
+        f": ratio {attributes_ratio:.2f}, peak RSS {attributes_peak_mb} MB, {shown} of {total} "
+        "breakdown cells published"
+    )
 
     for problem in outcome["problems"]:
         say(f"FAILED: {problem}")
-    for runs in (outcome["scoring"], outcome["floor"], outcome["small"]):
+    for runs in (outcome["scoring"], outcome["floor"], outcome["small"], outcome["attributes"]):
         top = best(runs)
         if top["other_cpu"] > 0.2 * top["seconds"]:
             say(
@@ -805,6 +920,13 @@ def main() -> int:
         say(f"WARNING: speed target missed: end to end {end_to_end:.2f} s > {TARGET_SECONDS:g} s")
     if ratio > TARGET_RATIO:
         say(f"WARNING: speed target missed: ratio {ratio:.2f} > {TARGET_RATIO:g}")
+    if with_attributes > TARGET_SECONDS or attributes_ratio > TARGET_RATIO:
+        say(
+            f"WARNING: speed target missed with breakdowns: {with_attributes:.2f} s, "
+            f"ratio {attributes_ratio:.2f}"
+        )
+    if attributes_peak_mb > TARGET_RSS_MB:
+        say(f"WARNING: memory target missed with breakdowns: peak RSS {attributes_peak_mb} MB")
     if peak_mb > TARGET_RSS_MB:
         say(f"WARNING: memory target missed: peak RSS {peak_mb} MB > {TARGET_RSS_MB} MB")
     if small > TARGET_SMALL_SECONDS:
@@ -814,7 +936,8 @@ def main() -> int:
         )
     say(
         f"bench-scoring: n={responses} end_to_end_s={end_to_end:.2f} floor_s={floor:.2f} "
-        f"ratio={ratio:.2f} peak_rss_mb={peak_mb} n100k_s={small:.2f}"
+        f"ratio={ratio:.2f} peak_rss_mb={peak_mb} n100k_s={small:.2f} "
+        f"breakdowns_s={with_attributes:.2f} breakdowns_ratio={attributes_ratio:.2f}"
     )
     return 1 if outcome["problems"] else 0
 

@@ -31,6 +31,9 @@ class ResultRun(TenantModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     response_count = models.PositiveIntegerField(null=True, blank=True)
+    # Every breakdown attribute of the run with all its categories. Only published breakdown
+    # cells are stored as rows; pages and exports show the others from here as hidden.
+    breakdowns = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -88,8 +91,10 @@ class DomainResult(models.Model):
     """One cell of a run: a department (or the whole organisation) by a domain, maybe a breakdown.
 
     `department` empty means the whole organisation. `breakdown_attribute`/`breakdown_value`
-    empty means all respondents of the group. A suppressed cell is stored without any figure,
-    so no page, export or API can leak what it never receives; the database enforces that.
+    empty means all respondents of the group. Department cells are stored suppressed or not;
+    a breakdown cell only when it is published (its run lists every category). A suppressed
+    cell is stored without any figure, so no page, export or API can leak what it never
+    receives; the database enforces that.
     """
 
     run = models.ForeignKey(ResultRun, on_delete=models.CASCADE, related_name="rows")

@@ -117,6 +117,7 @@ def result_run_execute(*, run_id: int) -> ResultRun:
             if locked.status == RunStatus.DONE:  # a redelivered copy finished first
                 return locked
             _store(locked, frame)
+            locked.breakdowns = _breakdown_categories(frame)
             ResultRun.objects.filter(campaign_id=locked.campaign_id, is_current=True).update(
                 is_current=False
             )
@@ -254,9 +255,20 @@ def _cell_rows(frame: pd.DataFrame, *, json_as_text: bool):
         yield tuple(row)
 
 
+def _breakdown_categories(frame: pd.DataFrame) -> dict[str, list[str]]:
+    cells = frame[frame["breakdown_attribute"] != ""]
+    return {
+        str(attribute): sorted(str(value) for value in values.unique())
+        for attribute, values in cells.groupby("breakdown_attribute")["breakdown_value"]
+    }
+
+
 def _store(run: ResultRun, frame: pd.DataFrame) -> None:
-    """Write every cell of the run in one statement, whatever the number of cells."""
+    """Write every department cell and every published breakdown cell of the run in one
+    statement, whatever their number. A suppressed breakdown cell has nothing to store: its
+    attribute and category are on the run."""
     DomainResult.objects.filter(run=run).delete()  # leftovers of an interrupted attempt
+    frame = frame[(frame["breakdown_attribute"] == "") | ~frame["suppressed"]]
     if connection.vendor == "postgresql":
         table = DomainResult._meta.db_table
         columns = ", ".join(("run_id", *STORED_COLUMNS))

@@ -397,17 +397,20 @@ def score_campaign(
     layers = [("", [""], nodes, scores, flags)]
     codes_by_attribute = []
     for name, raw in (attributes or {}).items():
-        values = pd.Series(np.asarray(raw, dtype=object)).replace("", None)
-        if len(values) != len(nodes):
-            raise ScoringInputError(f"attribute {name}: {len(values)} values for {len(nodes)} rows")
-        codes, categories = pd.factorize(values, sort=True)
+        codes, categories = _attribute_codes(raw)
+        if len(codes) != len(nodes):
+            raise ScoringInputError(f"attribute {name}: {len(codes)} values for {len(nodes)} rows")
         codes_by_attribute.append((codes, len(categories)))
         kept = codes >= 0  # people without a value count in the department total only
         width = len(categories)
-        layers.append(
-            (name, [str(c) for c in categories], nodes[kept] * width + codes[kept],
-             scores[kept], flags[kept])
-        )  # fmt: skip
+        if kept.all():  # no copies of the score matrix when everyone has a value
+            layers.append((name, [str(c) for c in categories], nodes * width + codes, scores,
+                           flags))  # fmt: skip
+        else:
+            layers.append(
+                (name, [str(c) for c in categories], nodes[kept] * width + codes[kept],
+                 scores[kept], flags[kept])
+            )  # fmt: skip
 
     sums = []
     for _, categories, groups, layer_scores, layer_flags in layers:
@@ -422,33 +425,31 @@ def score_campaign(
 
     trends = _previous_lookup(previous)
     rows = []
-    for layer, (attribute, categories, *_rest) in enumerate(layers):
-        for node in range(size):
-            department_id = None if node == tree.root else int(tree.ids[node])
-            for v, value in enumerate(categories):
-                for d, domain in enumerate(model.domains):
-                    row = {
-                        "department_id": department_id,
-                        "domain_code": domain.code,
-                        "breakdown_attribute": attribute,
-                        "breakdown_value": value,
-                        "suppressed": not published[layer][node, v],
-                    }
-                    if not row["suppressed"]:
-                        row.update(_figures(sums[layer][node, v, d], domain))
-                        if layer == 0:
-                            counts = distribution[node, d]
-                            row["band_counts"] = dict(
-                                zip(BAND_CODES, (int(c) for c in counts), strict=True)
-                            )
-                        if layer == 0 and department_id is not None:
-                            row.update(_trend(row, trends.get((department_id, domain.code))))
-                    rows.append(row)
+    for node in range(size):
+        department_id = None if node == tree.root else int(tree.ids[node])
+        for d, domain in enumerate(model.domains):
+            row = {
+                "department_id": department_id,
+                "domain_code": domain.code,
+                "breakdown_attribute": "",
+                "breakdown_value": "",
+                "suppressed": not published[0][node, 0],
+            }
+            if not row["suppressed"]:
+                row.update(_figures(sums[0][node, 0, d], domain))
+                counts = distribution[node, d]
+                row["band_counts"] = dict(zip(BAND_CODES, (int(c) for c in counts), strict=True))
+                if department_id is not None:
+                    row.update(_trend(row, trends.get((department_id, domain.code))))
+            rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame = pd.concat(
-        [frame, _priorities(frame), _respondent_rows(tree, atoms, published[0][:, 0])],
-        ignore_index=True,
-    )
+    breakdowns = [
+        _breakdown_rows(tree, model, attribute, categories, sums[layer], published[layer])
+        for layer, (attribute, categories, *_rest) in enumerate(layers)
+        if layer > 0
+    ]
+    respondents = _respondent_rows(tree, atoms, published[0][:, 0])
+    frame = pd.concat([frame, *breakdowns, _priorities(frame), respondents], ignore_index=True)
     return _typed(frame)
 
 
@@ -493,6 +494,65 @@ class _Atoms:
         return np.bincount(self.run_atom, weights=per_run, minlength=len(self.node)).astype(
             np.int64
         )
+
+
+def _attribute_codes(raw) -> tuple[np.ndarray, list]:
+    """Category code per row (-1 without a value; "" counts as none) and the categories,
+    sorted. A pandas Categorical is read through its codes, anything else is factorised."""
+    if isinstance(raw, pd.Categorical):
+        if "" in raw.categories:
+            raw = raw.remove_categories([""])
+        raw = raw.remove_unused_categories()
+        categories = sorted(raw.categories)
+        raw = raw.reorder_categories(categories)
+        return np.asarray(raw.codes, dtype=np.int64), categories
+    values = pd.Series(np.asarray(raw, dtype=object)).replace("", None)
+    codes, categories = pd.factorize(values, sort=True)
+    return codes, list(categories)
+
+
+def _breakdown_rows(
+    tree: Tree, model: InstrumentModel, attribute: str, categories: list[str], sums, shown
+) -> pd.DataFrame:
+    """The cells of one breakdown attribute, built column by column (there can be a hundred
+    thousand of them): figures where published, none where suppressed, no band counts."""
+    size, width, domains = tree.root + 1, len(categories), len(model.domains)
+    node = np.repeat(np.arange(size), width * domains)
+    value = np.tile(np.repeat(np.arange(width), domains), size)
+    domain = np.tile(np.arange(domains), size * width)
+    n, total, m2, risky = (sums[..., i].reshape(-1) for i in range(4))
+    published = np.repeat(shown.reshape(-1), domains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(published, total / n, np.nan)
+        sd = np.where(published & (n > 1), np.sqrt(m2 / (n - 1)), np.nan)
+        share = np.where(published, risky / n, np.nan)
+    risk = np.full(len(node), np.nan)
+    band = np.full(len(node), None, dtype=object)
+    for d, model_domain in enumerate(model.domains):
+        here = np.flatnonzero(published & (domain == d))
+        risk[here] = [risk_score(m, model_domain) for m in mean[here]]
+        band[here] = [band_of(m, model_domain) for m in mean[here]]
+    ids = np.array([None if i == tree.root else int(i_d) for i, i_d in
+                    enumerate([*tree.ids.tolist(), None])], dtype=object)  # fmt: skip
+    codes = np.array([d.code for d in model.domains], dtype=object)
+    counts = pd.array(np.where(published, n, 0).astype(np.int64), dtype="Int64")
+    counts[~published] = pd.NA
+    return pd.DataFrame(
+        {
+            "department_id": ids[node],
+            "domain_code": codes[domain],
+            "breakdown_attribute": attribute,
+            "breakdown_value": np.array(categories, dtype=object)[value],
+            "suppressed": ~published,
+            "n": counts,
+            "mean": mean,
+            "sd": sd,
+            "share_high_risk": share,
+            "risk_score": risk,
+            "band": band,
+        },
+        columns=COLUMNS,
+    )
 
 
 def _suppress(tree: Tree, atoms: _Atoms, scores: np.ndarray, k: int) -> list[np.ndarray]:

@@ -140,7 +140,7 @@ def publishable(
         published &= published[owner]  # no breakdown cell without its department's total
         active = present & published[member_at]
         signature = np.where(active, weight[member_at], np.uint64(0)).sum(axis=1, dtype=np.uint64)
-        classes, which = np.unique(signature, return_inverse=True)
+        classes, first, which = np.unique(signature, return_index=True, return_inverse=True)
         small = np.zeros(len(classes), dtype=bool)
         for population in counts:
             sizes = np.bincount(which, weights=population, minlength=len(classes))
@@ -149,7 +149,7 @@ def publishable(
         if not small.any():
             break
         victims = _victims(
-            classes, which, small, member_at, active, weight, cell_count, is_total, cells
+            classes, first, small, member_at, active, weight, cell_count, is_total, cells
         )
         published[victims] = False
 
@@ -161,11 +161,11 @@ def publishable(
     return totals, breakdowns
 
 
-def _victims(classes, which, small, member_at, active, weight, cell_count, is_total, cells):
+def _victims(classes, first, small, member_at, active, weight, cell_count, is_total, cells):
     """One cell to hide for every small class (several classes may pick the same cell)."""
-    rows, columns = np.nonzero(active)
-    pairs = np.unique(which[rows].astype(np.int64) * cells + member_at[rows, columns])
-    pair_class, pair_cell = np.divmod(pairs, cells)  # sorted by class, then cell
+    # Every atom of a class lies in the same published cells: one atom speaks for its class.
+    pair_class, columns = np.nonzero(active[first])  # sorted by class
+    pair_cell = member_at[first[pair_class], columns]
     # Hiding a cell moves every class that lies in it to the class without it: when that
     # class exists (or is the invisible one, signature 0), the two merge.
     reduced = classes[pair_class] - weight[pair_cell]
@@ -176,66 +176,65 @@ def _victims(classes, which, small, member_at, active, weight, cell_count, is_to
     fixes_to = exists & small[np.maximum(target, 0)] & (target >= 0)
     fixed_class = np.concatenate([pair_class[fixes_from], target[fixes_to]])
     fixed_cell = np.concatenate([pair_cell[fixes_from], pair_cell[fixes_to]])
-    stuck = np.setdiff1d(np.flatnonzero(small), fixed_class)
-    if len(stuck):
-        found = _Classes(classes, pair_class, pair_cell, weight, is_total, cell_count)
-        extra = [found.victim_for_stuck(int(c)) for c in stuck]
-        fixed_class = np.concatenate([fixed_class, stuck])
-        fixed_cell = np.concatenate([fixed_cell, np.array(extra, dtype=np.int64)])
+    stuck = np.zeros(len(classes), dtype=bool)
+    stuck[np.flatnonzero(small)] = True
+    stuck[fixed_class] = False
+    if stuck.any():
+        more_class, more_cell = _stuck_victims(
+            stuck, classes, pair_class, pair_cell, weight, is_total, cell_count
+        )
+        fixed_class = np.concatenate([fixed_class, more_class])
+        fixed_cell = np.concatenate([fixed_cell, more_cell])
     order = np.lexsort((fixed_cell, cell_count[fixed_cell], is_total[fixed_cell], fixed_class))
     first = np.ones(len(order), dtype=bool)
     first[1:] = fixed_class[order][1:] != fixed_class[order][:-1]
     return fixed_cell[order][first]
 
 
-class _Classes:
-    """The published cells of every class, for small classes that no single hidden cell can
-    merge with a neighbour."""
+def _stuck_victims(stuck, classes, pair_class, pair_cell, weight, is_total, cell_count):
+    """Candidate cells for small classes that no single hidden cell merges with another.
 
-    def __init__(self, classes, pair_class, pair_cell, weight, is_total, cell_count):
-        self.pair_cell = pair_cell
-        self.bounds = np.searchsorted(pair_class, np.arange(len(classes) + 1))
-        self.is_total = is_total
-        self.cell_count = cell_count
-        totals_only = np.where(is_total[pair_cell], weight[pair_cell], np.uint64(0))
-        # Signature of the department totals alone, per class (reduceat over each class's run).
-        starts = self.bounds[:-1]
-        nonempty = starts < self.bounds[1:]
-        self.tree = np.zeros(len(classes), dtype=np.uint64)
-        if nonempty.any():
-            self.tree[nonempty] = np.add.reduceat(totals_only, starts[nonempty], dtype=np.uint64)
-        self.weight = weight
+    1. A class that lies in breakdown cells gives them up (the smallest first), so that it
+       comes closer to the others of its departments.
+    2. A class that lies in department totals only takes the breakdown cells of the other
+       classes with the same totals (its department's people with other values) away.
+    3. Alone among its department totals: the published sub-department whose people it would
+       join goes (rule 4's smallest published child), else the smallest total it lies in.
+    """
+    breakdown = ~is_total[pair_cell]
+    own = stuck[pair_class] & breakdown
+    found_class, found_cell = [pair_class[own]], [pair_cell[own]]
+    left = stuck.copy()
+    left[pair_class[own]] = False
+    if left.any():
+        # The signature of the department totals alone, per class.
+        tree = np.zeros(len(classes), dtype=np.uint64)
+        np.add.at(tree, pair_class, np.where(breakdown, np.uint64(0), weight[pair_cell]))
+        waiting = np.flatnonzero(left)  # totals only, so each has its own totals signature
+        order = np.argsort(tree[waiting])
+        sorted_trees = tree[waiting][order]
+        peer_tree = tree[pair_class]
+        where = np.minimum(np.searchsorted(sorted_trees, peer_tree), len(waiting) - 1)
+        peers = breakdown & (sorted_trees[where] == peer_tree)
+        owner = waiting[order][where[peers]]
+        found_class.append(owner)
+        found_cell.append(pair_cell[peers])
+        left[owner] = False
+        for c in np.flatnonzero(left):
+            victim = _child_or_own_total(c, tree, pair_class, pair_cell, weight, is_total,
+                                         cell_count)  # fmt: skip
+            found_class.append(np.array([c]))
+            found_cell.append(np.array([victim]))
+    return np.concatenate(found_class), np.concatenate(found_cell)
 
-    def cells_of(self, c: int) -> np.ndarray:
-        return self.pair_cell[self.bounds[c] : self.bounds[c + 1]]
 
-    def smallest(self, candidates) -> int:
-        candidates = np.asarray(candidates)
-        order = np.lexsort((candidates, self.cell_count[candidates], self.is_total[candidates]))
-        return int(candidates[order[0]])
-
-    def victim_for_stuck(self, c: int) -> int:
-        own = self.cells_of(c)
-        # 1. Others with the same department totals differ only by breakdown cells: close the
-        #    gap to the nearest of them.
-        peers = np.flatnonzero(self.tree == self.tree[c])
-        best = None
-        for peer in peers[peers != c]:
-            gap = np.setxor1d(own, self.cells_of(int(peer)))
-            if len(gap) and (best is None or len(gap) < len(best)):
-                best = gap
-        if best is not None:
-            return self.smallest(best)
-        # 2. Alone among its department totals: drop its breakdown cells first.
-        breakdown = own[~self.is_total[own]]
-        if len(breakdown):
-            return self.smallest(breakdown)
-        # 3. Then the published sub-department whose people it would join (rule 4's smallest
-        #    published child), else the smallest total it lies in.
-        deeper = self.tree - self.tree[c]
-        children = np.flatnonzero(self.is_total & np.isin(self.weight, deeper))
-        children = np.setdiff1d(children, own)
-        return self.smallest(children if len(children) else own)
+def _child_or_own_total(c, tree, pair_class, pair_cell, weight, is_total, cell_count) -> int:
+    own = pair_cell[pair_class == c]
+    deeper = tree - tree[c]
+    children = np.setdiff1d(np.flatnonzero(is_total & np.isin(weight, deeper)), own)
+    candidates = children if len(children) else own
+    order = np.lexsort((candidates, cell_count[candidates]))
+    return int(candidates[order[0]])
 
 
 def tree_publishable(

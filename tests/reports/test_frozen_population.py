@@ -12,9 +12,10 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Department, Employee, User
 from accounts.selectors import Scope
 from accounts.services import department_create, department_move
+from assessments.demo import demo_seed
 from assessments.models import CampaignDepartment, CampaignStatus, Invitation
 from assessments.selectors import campaign_participation
 from assessments.services import (
@@ -24,7 +25,7 @@ from assessments.services import (
     response_submit,
 )
 from reports.models import DomainResult, Report, ReportStatus, ResultRun, RunStatus
-from reports.selectors import participation, report_for_download
+from reports.selectors import current_run, participation, report_for_download
 from reports.services import ScoringRefusedError, result_run_execute, result_run_request
 from tests.factories import EmployeeFactory, MembershipFactory
 from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign
@@ -37,8 +38,10 @@ FIGURES = ["suppressed", "n", "mean", "sd", "band_counts"]
 
 
 def _cells(run) -> dict:
+    """Every stored cell: which groups are shown, with their n exactly and their figures to
+    nine decimals (the answers may be summed in another order)."""
     return {
-        tuple(row[:4]): tuple(row[4:])
+        tuple(row[:4]): tuple(round(v, 9) if isinstance(v, float) else v for v in row[4:])
         for row in DomainResult.objects.filter(run=run).values_list(*PUBLISHED, *FIGURES)
     }
 
@@ -186,3 +189,24 @@ def test_a_campaign_scored_before_freezing_refuses_a_rescoring(
     CampaignDepartment.objects.filter(campaign=campaign).delete()
     with pytest.raises(ScoringRefusedError, match="cannot be scored again"):
         result_run_request(campaign=campaign)
+
+
+def test_the_demo_campaign_rescored_after_moves_leavers_and_joiners_is_unchanged(
+    core_instrument,
+):
+    demo = demo_seed(seed=5)
+    campaign = demo.closed_campaign
+    first = current_run(campaign=campaign)
+    before = _cells(first)
+    assert any(not cell[0] for key, cell in before.items() if key[2]), "a breakdown is shown"
+    organization = campaign.organization
+    dispatch = Department.objects.get(organization=organization, name="Dispatch")
+    night = Department.objects.get(organization=organization, name="Night Shift")
+    department_move(department=dispatch, new_parent=night)
+    # Leavers and joiners in the moved team and its new parent.
+    Employee.objects.filter(department=dispatch).update(is_active=False)
+    for number in range(3):
+        EmployeeFactory(organization=organization, department=night, external_id=f"J{number}")
+    second = _rescore(campaign)
+    assert second.status == RunStatus.DONE, second.error
+    assert _cells(second) == before

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assessments.scoring.engine import RESPONDENTS, score_campaign
+from assessments.scoring.suppression import tree_publishable
 from tests.scoring.attackers import linear_leaks
 from tests.scoring.builders import domain, instrument, scale
 
@@ -143,3 +144,51 @@ def test_the_site_inside_shift_leak_is_closed_and_one_breakdown_stays():
     assert attack(org, frame) == []
     shown = frame[~frame["suppressed"] & frame["domain_code"].eq("x")]
     assert set(shown["breakdown_attribute"]) - {""}, "one of the two breakdowns stays"
+
+
+@st.composite
+def participations(draw):
+    size = draw(st.integers(1, 7))
+    parent = [-1]  # index 0 is the organisation
+    for node in range(1, size + 1):
+        parent.append(draw(st.integers(0, node - 1)))
+    k = draw(st.integers(3, 6))
+    invited = [0] + [draw(st.sampled_from([0, 1, 2, k - 1, k, k + 2, 3 * k])) for _ in range(size)]
+    answered = [draw(st.integers(0, n)) for n in invited]
+    return parent, invited, answered, k
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(participations())
+def test_open_participation_counts_never_isolate_a_small_group(case):
+    """Participation while open: the invited and answered counts shown (groups of at least k
+    invited; answered 0 or at least k) never let an exact solver work out the invited or the
+    answered count of 1..k-1 people, whoever is subtracted from whom."""
+    parent, invited, answered, k = case
+    subtree_invited = np.array(invited)
+    order = sorted(range(1, len(parent)), key=lambda n: -_depth(parent, n))
+    for node in order:
+        subtree_invited[parent[node]] += subtree_invited[node]
+    shown = tree_publishable(
+        parent=parent, direct=np.stack([invited, answered]), k=k,
+        allowed=subtree_invited >= k, zero_shown=True,
+    )  # fmt: skip
+    cells = [
+        {m for m in range(len(parent)) if node in _chain(parent, m)}
+        for node in range(len(parent))
+        if shown[node]
+    ]
+    for counts in (invited, answered):
+        assert linear_leaks(list(counts), cells, k) == []
+
+
+def _chain(parent, node):
+    found = []
+    while node >= 0:
+        found.append(node)
+        node = parent[node]
+    return found
+
+
+def _depth(parent, node):
+    return len(_chain(parent, node))
