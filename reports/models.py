@@ -181,6 +181,9 @@ class Report(TenantModel):
     )
     language = models.CharField(max_length=8, default="en")
     result_run = models.ForeignKey(ResultRun, on_delete=models.PROTECT, related_name="reports")
+    # A digest of everything that goes into the file (see reports.services.report_inputs):
+    # a finished file is reused only for the same inputs.
+    inputs = models.CharField(max_length=64, blank=True, default="", editable=False)
     status = models.CharField(
         max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED
     )

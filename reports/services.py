@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import logging
 import time
-import traceback
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,7 +21,7 @@ from django.utils.text import slugify
 
 from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
-from assessments.scoring import OVERALL, InstrumentModel, score_campaign
+from assessments.scoring import OVERALL, InstrumentModel, ScoringInputError, score_campaign
 from assessments.selectors import (
     campaign_answer_matrix,
     campaign_frozen_tree,
@@ -131,12 +134,24 @@ def result_run_execute(*, run_id: int) -> ResultRun:
     except Exception as exc:
         ResultRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(
             status=RunStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"[:10000],
+            error=scoring_failure_reason(exc)[:2000],
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
         logger.exception("Scoring run %s failed", run_id)
         return ResultRun.objects.get(pk=run_id)
+
+
+def scoring_failure_reason(exc: Exception) -> str:
+    """What HR is told when a run fails: a sentence, never a traceback (that goes to the log)."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    if isinstance(exc, ScoringInputError):
+        return f"The stored answers could not be scored: {exc}."
+    return (
+        f"Scoring stopped on an unexpected error ({type(exc).__name__}: {exc}). The previous "
+        "results, if any, stay in place; the details are in the worker's log."
+    )
 
 
 def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
@@ -249,6 +264,10 @@ def _cell_rows(frame: pd.DataFrame, *, json_as_text: bool):
                     value = json.dumps(value)
             elif value is pd.NA or (isinstance(value, float) and value != value):
                 value = None
+            elif isinstance(value, np.generic):
+                # numpy scalars (a trend's "significant" flag is a numpy bool) as Python
+                # values: not every database driver takes them.
+                value = value.item()
             if index in text_at and value is None:
                 value = ""
             row.append(value)
@@ -399,8 +418,9 @@ def report_request(
 ) -> Report:
     """Ask for a PDF of the campaign's current results; rendered by a task on the reports queue.
 
-    A report for the same campaign, scope, language and result run that is queued, running or
-    done is returned instead of a new one, so asking twice renders once.
+    A report with the same inputs (report_inputs: result run, scope, language, action plans,
+    department names, suggested actions, layout, date) that is queued, running or done is
+    returned instead of a new one, so asking twice renders once; anything changed renders anew.
     """
     with transaction.atomic():
         run = current_run(campaign=campaign)
@@ -426,8 +446,13 @@ def report_request(
             )
         if errors:
             raise ValidationError(errors)
+        inputs = report_inputs(campaign=campaign, run=run, department=department, language=language)
         same = Report.objects.for_organization(campaign.organization_id).filter(
-            campaign=campaign, department=department, language=language, result_run=run
+            campaign=campaign,
+            department=department,
+            language=language,
+            result_run=run,
+            inputs=inputs,
         )
         existing = same.exclude(status=ReportStatus.FAILED).order_by("-created_at").first()
         if existing is not None:
@@ -438,10 +463,87 @@ def report_request(
             department=department,
             language=language,
             result_run=run,
+            inputs=inputs,
             requested_by=requested_by,
         )
         _enqueue_report(report.pk)
     return report
+
+
+# Everything besides data that shapes a report's file.
+_LAYOUT_FILES = (
+    "templates/reports/*.html",
+    "reports/static/reports/*",
+    "reports/rendering.py",
+    "reports/charts.py",
+    "reports/pdf.py",
+    "locale/*/LC_MESSAGES/django.mo",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _layout_version() -> str:
+    """A digest of the report templates, styles, rendering code and translations."""
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for pattern in _LAYOUT_FILES:
+        for path in sorted(root.glob(pattern)):
+            if path.is_file():
+                digest.update(path.relative_to(root).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+_ACTION_FIELDS = (
+    "pk", "department_id", "domain_code", "title", "description", "owner", "due_date", "status",
+    "updated_at",
+)  # fmt: skip
+
+
+_ACTION_FIELDS = (
+    "pk", "department_id", "domain_code", "title", "description", "owner", "due_date", "status",
+    "updated_at",
+)  # fmt: skip
+
+
+def _campaign_inputs(campaign: Campaign, run: ResultRun) -> str:
+    """The digest of what every report of a campaign's run shares: the run, the campaign and
+    its questionnaire, the departments' names and places, every action plan, the suggested
+    actions, the layout, and today's date (actions turn overdue; the cover shows the date)."""
+    from reports.recommendations import LIBRARY_DIR
+
+    digest = hashlib.sha256()
+    recommendations = LIBRARY_DIR / f"{campaign.instrument.code}.yaml"
+    parts = [
+        _layout_version(),
+        str(run.pk),
+        campaign.name,
+        campaign.instrument.checksum,
+        timezone.localdate().isoformat(),
+        recommendations.read_bytes() if recommendations.exists() else b"",
+        list(
+            Department.objects.for_organization(campaign.organization_id)
+            .order_by("pk")
+            .values_list("pk", "name", "parent_id")
+        ),
+        list(Action.objects.filter(campaign=campaign).order_by("pk").values_list(*_ACTION_FIELDS)),
+    ]
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _report_inputs(shared: str, department: Department | None, language: str) -> str:
+    scope = "" if department is None else str(department.pk)
+    return hashlib.sha256(f"{shared}|{scope}|{language}".encode()).hexdigest()
+
+
+def report_inputs(
+    *, campaign: Campaign, run: ResultRun, department: Department | None, language: str
+) -> str:
+    """A digest of everything that goes into one report: a file is reused only for the same."""
+    return _report_inputs(_campaign_inputs(campaign, run), department, language)
 
 
 def _published_priorities(run: ResultRun):
@@ -468,8 +570,8 @@ def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Repor
     """Ask for a department pack, in each campaign language, for every department whose
     results are published in the current run (a suppressed department gets no pack).
 
-    Packs already queued, running or done for the run are reused; the others are created in
-    one statement. A fixed number of queries, whatever the number of departments.
+    Packs already queued, running or done with the same inputs are reused; the others are
+    created in one statement. A fixed number of queries, whatever the number of departments.
     """
     run = current_run(campaign=campaign)
     if run is None:
@@ -479,14 +581,19 @@ def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Repor
         .filter(pk__in=_published_priorities(run).values("department_id"))
         .order_by("path")
     )
+    shared = _campaign_inputs(campaign, run)
     existing = {
-        (report.department_id, report.language): report
+        (report.department_id, report.language, report.inputs): report
         for report in Report.objects.for_organization(campaign.organization_id)
         .filter(campaign=campaign, result_run=run, department__isnull=False)
         .exclude(status=ReportStatus.FAILED)
         .order_by("created_at")  # the newest of twins wins
     }
-    wanted = [(department, language) for department in published for language in campaign.languages]
+    wanted = [
+        (department, language, _report_inputs(shared, department, language))
+        for department in published
+        for language in campaign.languages
+    ]
     created = Report.objects.bulk_create(
         [
             Report(
@@ -495,23 +602,24 @@ def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Repor
                 department=department,
                 language=language,
                 result_run=run,
+                inputs=inputs,
                 requested_by=requested_by,
             )
-            for department, language in wanted
-            if (department.pk, language) not in existing
+            for department, language, inputs in wanted
+            if (department.pk, language, inputs) not in existing
         ]
     )
     for report in created:
-        existing[(report.department_id, report.language)] = report
+        existing[(report.department_id, report.language, report.inputs)] = report
         _enqueue_report(report.pk)
-    return [existing[(department.pk, language)] for department, language in wanted]
+    return [existing[(department.pk, language, inputs)] for department, language, inputs in wanted]
 
 
 def report_render(*, report_id: int) -> Report:
     """Render a queued report into storage; safe to run twice, failures recorded on the row.
 
-    A done report is left alone. If a done report with the same campaign, scope, language and
-    result run already has a file, that file is reused instead of rendering again. A failure
+    A done report is left alone. If a done report with the same inputs already has a file,
+    that file is reused instead of rendering again. A failure
     keeps whatever file the row had before.
     """
     from reports.rendering import render_report
@@ -532,6 +640,7 @@ def report_render(*, report_id: int) -> Report:
                 department=report.department_id,
                 language=report.language,
                 result_run=report.result_run_id,
+                inputs=report.inputs,
                 status=ReportStatus.DONE,
             )
             .exclude(pk=report.pk)

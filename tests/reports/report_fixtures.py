@@ -89,16 +89,7 @@ class ScoredCampaign:
         }
 
 
-def _answers(key: str, respondent: int, base: int, codes: list[str]) -> dict[str, int]:
-    """A deterministic spread around `base`, so means are not round numbers."""
-    rng = random.Random(f"{key}-{respondent}")
-    return {code: min(5, max(1, base + rng.choice((-1, 0, 0, 1)))) for code in codes}
-
-
-def build_scored_campaign(
-    instrument: Instrument, *, organization=None, name: str = "Spring pulse 2031"
-) -> ScoredCampaign:
-    organization = organization or OrganizationFactory(name="Harbourside Shipping")
+def _build_departments(organization) -> dict[str, Department]:
     departments: dict[str, Department] = {}
     for key, (title, parent, *_rest) in TREE.items():
         departments[key] = department_create(
@@ -117,6 +108,31 @@ def build_scored_campaign(
         for key, (_title, _parent, invited, _answering, _base) in TREE.items()
         for index in range(invited)
     )
+    return departments
+
+
+def _answers(key: str, respondent: int, base: int, codes: list[str]) -> dict[str, int]:
+    """A deterministic spread around `base`, so means are not round numbers."""
+    rng = random.Random(f"{key}-{respondent}")
+    return {code: min(5, max(1, base + rng.choice((-1, 0, 0, 1)))) for code in codes}
+
+
+def build_scored_campaign(
+    instrument: Instrument,
+    *,
+    organization=None,
+    name: str = "Spring pulse 2031",
+    follow_up_of: ScoredCampaign | None = None,
+    shift: int = 0,
+) -> ScoredCampaign:
+    """Build the organisation (or reuse that of `follow_up_of`), run one campaign through
+    launch, answers and close, and score it. A follow-up answers `shift` points higher."""
+    if follow_up_of is not None:
+        organization = follow_up_of.organization
+        departments = follow_up_of.departments
+    else:
+        organization = organization or OrganizationFactory(name="Harbourside Shipping")
+        departments = _build_departments(organization)
     now = timezone.now()
     campaign = campaign_create(
         organization=organization,
@@ -127,6 +143,7 @@ def build_scored_campaign(
         opens_at=now - dt.timedelta(days=14),
         closes_at=now + dt.timedelta(days=7),
         min_group_size=K,
+        previous_campaign=follow_up_of.campaign if follow_up_of else None,
     )
     campaign = campaign_launch(campaign=campaign, now=now - dt.timedelta(days=14))
     items = list(instrument.items.order_by("position").values_list("code", flat=True))
@@ -135,9 +152,8 @@ def build_scored_campaign(
             campaign=campaign, department=departments[key]
         ).order_by("pk")[:answering]
         for respondent, invitation in enumerate(invitations):
-            response_submit(
-                invitation_id=invitation.pk, answers=_answers(key, respondent, base, items)
-            )
+            answers = _answers(key, respondent, min(5, base + shift), items)
+            response_submit(invitation_id=invitation.pk, answers=answers)
     campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
     pending = ResultRun.objects.get(campaign=campaign)
     run = result_run_execute(run_id=pending.pk)
@@ -146,6 +162,8 @@ def build_scored_campaign(
     scored = ScoredCampaign(
         organization=organization, campaign=campaign, run=run, departments=departments
     )
+    if follow_up_of is not None:
+        return scored
     today = timezone.localdate()
     scored.actions = {
         "overdue": action_create(

@@ -18,6 +18,8 @@ from reports import rendering
 from reports.models import Report, ReportStatus
 from reports.services import (
     STALE_PENDING,
+    action_create,
+    report_inputs,
     report_render,
     report_request,
     report_request_packs,
@@ -25,7 +27,7 @@ from reports.services import (
 )
 from reports.tasks import render_report, sweep_reports
 from tests.factories import CampaignFactory, OrganizationFactory
-from tests.reports.pdf_tools import pdf_text
+from tests.reports.pdf_tools import flat, pdf_text
 from tests.reports.report_fixtures import PUBLISHED, SUPPRESSED, build_scored_campaign
 
 pytestmark = pytest.mark.django_db
@@ -140,14 +142,14 @@ def test_a_done_report_is_not_rendered_again(scored, monkeypatch):
 def test_a_twin_of_a_rendered_report_reuses_its_file(scored, monkeypatch):
     first = _rendered(scored)
     before = _stored(first)
-    # A second row for the same campaign, department, language and run (asked for while the
-    # first was being rendered, say).
+    # A second row with the same inputs (asked for while the first was being rendered, say).
     twin = Report.objects.create(
         organization=first.organization,
         campaign=first.campaign,
         department=first.department,
         language=first.language,
         result_run=first.result_run,
+        inputs=first.inputs,
     )
     other_language = Report.objects.create(
         organization=first.organization,
@@ -252,8 +254,9 @@ def test_packs_are_requested_for_published_departments_only(
         CaptureQueriesContext(connection) as queries,
     ):
         packs = report_request_packs(campaign=scored.campaign)
-    # A fixed handful of statements, not a few per pack.
-    assert len(queries) <= 6 < len(packs), [q["sql"][:80] for q in queries]
+    # A fixed handful of statements (the run, the departments, the digest's department names
+    # and action plans, existing packs, the insert), not a few per pack.
+    assert len(queries) <= 8 <= len(packs), [q["sql"][:150] for q in queries]
     names = {key: scored.departments[key].name for key in scored.departments}
     assert {(p.department.name, p.language) for p in packs} == {
         (names[key], language) for key in PUBLISHED for language in ("en", "de")
@@ -286,3 +289,42 @@ def test_a_report_needs_results_a_language_and_a_department_of_the_organisation(
                 campaign=scored.campaign, language="en", department=scored.departments[key]
             )
     assert not Report.objects.exists()
+
+
+def test_a_report_is_rendered_anew_when_an_action_was_recorded(scored):
+    first = _rendered(scored)
+    again = {"campaign": first.campaign, "language": first.language, "department": first.department}
+    assert report_request(**again) == first
+    action_create(
+        campaign=scored.campaign,
+        department=scored.departments["beacon"],
+        domain_code="demands",
+        title="Quarterly workload review",
+        owner="Head of finance",
+        due_date=timezone.localdate() + dt.timedelta(days=30),
+    )
+    fresh = report_request(**again)
+    assert fresh.pk != first.pk and fresh.status == ReportStatus.QUEUED
+    fresh = report_render(report_id=fresh.pk)
+    assert fresh.status == ReportStatus.DONE, fresh.error
+    assert fresh.file.name != first.file.name
+    with fresh.file.open("rb") as handle:
+        assert "Quarterly workload review" in flat(pdf_text(handle.read()))
+    # Asking again without a change reuses the new file.
+    assert report_request(**again) == fresh
+
+
+def test_report_inputs_cover_scope_language_run_names_and_date(scored, monkeypatch):
+    campaign, run = scored.campaign, scored.run
+    beacon = scored.departments["beacon"]
+    base = report_inputs(campaign=campaign, run=run, department=None, language="en")
+    assert base == report_inputs(campaign=campaign, run=run, department=None, language="en")
+    assert base != report_inputs(campaign=campaign, run=run, department=None, language="de")
+    assert base != report_inputs(campaign=campaign, run=run, department=beacon, language="en")
+    beacon.name = "Beacon Treasury"
+    beacon.save(update_fields=["name"])
+    renamed = report_inputs(campaign=campaign, run=run, department=None, language="en")
+    assert renamed != base
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    monkeypatch.setattr("reports.services.timezone.localdate", lambda *a: tomorrow)
+    assert report_inputs(campaign=campaign, run=run, department=None, language="en") != renamed

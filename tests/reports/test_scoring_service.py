@@ -94,6 +94,7 @@ def test_failed_run_records_its_error_and_keeps_the_previous_current(
     failed = result_run_execute(run_id=retry.pk)
     assert failed.status == RunStatus.FAILED
     assert "RuntimeError: disk full" in failed.error
+    assert "Traceback" not in failed.error and "File " not in failed.error
     assert not failed.is_current
     assert current_run(campaign=campaign) == good
     assert not DomainResult.objects.filter(run=failed).exists()
@@ -274,3 +275,46 @@ def test_answer_matrix_with_and_without_breakdowns_holds_the_same_answers(campai
     assert rows(plain) == rows(grouped)
     assert {int(d) for d in plain.departments} == {t.pk for t in tree.values()}
     assert sorted(grouped.attributes["site"].tolist(), key=str).count("Quay") == 6
+
+
+@pytest.fixture
+def in_process_tasks():
+    """Tasks run inside the command, as on the embedded default, whatever the broker."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_command_says_when_scoring_failed_and_exits_non_zero(
+    campaign, monkeypatch, in_process_tasks
+):
+    def broken(_campaign):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("reports.services._compute", broken)
+    with pytest.raises(CommandError, match=r"closed, but scoring failed: .*disk full"):
+        call_command("close_campaign", campaign.pk)
+    run = ResultRun.objects.get(campaign=campaign)
+    assert run.status == RunStatus.FAILED and "Traceback" not in run.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_command_reports_the_published_respondent_count(campaign, in_process_tasks):
+    out = __import__("io").StringIO()
+    call_command("close_campaign", campaign.pk, stdout=out)
+    assert "is closed and scored (20 respondents)" in out.getvalue()
+
+
+def test_score_command_exits_non_zero_when_scoring_fails(
+    campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    _close_and_score(campaign, django_capture_on_commit_callbacks)
+    monkeypatch.setattr(
+        "reports.services._compute", lambda _c: (_ for _ in ()).throw(ValueError("bad input"))
+    )
+    with pytest.raises(CommandError, match="failed: Scoring stopped on an unexpected error"):
+        call_command("score_campaign", campaign.pk, now=True)

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             return
         run = result_run_execute(run_id=run.pk)
         if run.status != RunStatus.DONE:
-            raise CommandError(f"Scoring run {run.pk} failed: {run.error.splitlines()[0]}")
+            raise CommandError(f"Scoring run {run.pk} failed: {run.error}")
         # The published count only: below k (or protecting a smaller group) it stays hidden.
         count = published_respondents(run=run)
         respondents = f"{count} respondents" if count is not None else "respondents hidden"
