@@ -30,7 +30,7 @@ stdin), started before any data is generated so that its peak RSS is the renderi
 Verified afterwards: both PDFs start with %PDF, have more than one page (pdfinfo agrees with
 RenderedReport.pages), and their text (`pdftotext`) contains every published department
 name (priority row not suppressed; for the pack, those of its subtree), and a suppressed one
-only ever beside the "< k" mark (`pdftotext -layout` lines).
+only ever beside the "hidden" mark (`pdftotext -layout` lines).
 
 Environment (all optional):
     BENCH_REPEAT=2  BENCH_SEED=1  BENCH_TIMEOUT=1800 (seconds for the measuring process)
@@ -541,13 +541,18 @@ def pdf_text(path: Path, *, layout: bool = False) -> str:
     return result.stdout if layout else " ".join(result.stdout.split())
 
 
+# The mark beside a suppressed department, in English and German.
+HIDDEN_MARK = re.compile(r"\s*((hidden|verborgen)\s*)?")
+
+
 def beside_a_figure(lines: list[str], name: str) -> list[str]:
-    """Lines naming a suppressed department with anything but the "< k" mark beside it."""
+    """Lines naming a suppressed department with anything but the "hidden" mark beside it."""
     pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
     return [
         line.strip()
         for line in lines
-        if pattern.search(line) and not re.fullmatch(r"\s*(<\s?k\s*)?", pattern.sub("", line))
+        if pattern.search(line)
+        and not re.fullmatch(r"\s*((hidden|verborgen)\s*)?", pattern.sub("", line))
     ]
 
 
@@ -579,13 +584,14 @@ def verify(label: str, path: Path, pages: int, published: list[str], hidden: lis
             f"{label}: {len(missing)} of {len(published)} published departments missing from the "
             f"text, e.g. {', '.join(missing[:5])}"
         )
-    # A suppressed department may be named (participation, with "< k"), never beside a figure.
+    # A suppressed department may be named (participation, "hidden"), never beside a figure.
     lines = pdf_text(path, layout=True).splitlines()
     leaked = {name: found for name in hidden if (found := beside_a_figure(lines, name))}
     if leaked:
         problems.append(
             f"{label}: {len(leaked)} suppressed department(s) named beside something other "
-            "than '< k': " + "; ".join(f"{name} in {found[0]!r}" for name, found in leaked.items())
+            "than 'hidden': "
+            + "; ".join(f"{name} in {found[0]!r}" for name, found in leaked.items())
         )
     return problems
 

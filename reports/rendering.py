@@ -23,7 +23,7 @@ from reports import charts
 from reports.models import Action, ActionStatus, Band, DomainResult, ResultRun
 from reports.pdf import html_to_pdf
 from reports.recommendations import ACTION_BANDS, recommendations
-from reports.selectors import current_run, participation
+from reports.selectors import current_run, participation, published_respondents
 
 # How many departments a domain page ranks by name; the heatmap shows them all.
 RANKED_PER_DOMAIN = 12
@@ -112,7 +112,12 @@ def render_report(
         )
     with translation.override(language):
         context = _context(campaign=campaign, run=run, language=language, department=department)
-        template = "reports/department.html" if department else "reports/organisation.html"
+        if department is not None:
+            template = "reports/department.html"
+        elif context["too_few"]:
+            template = "reports/too_few.html"
+        else:
+            template = "reports/organisation.html"
         html = render_to_string(template, context)
     pdf, pages = html_to_pdf(html)
     return RenderedReport(html=html, pdf=pdf, pages=pages)
@@ -229,7 +234,7 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
             (
                 (departments[department_id], action)
                 for department_id, found in actions.items()
-                # A hidden department is only ever named beside "< k".
+                # A hidden department is only ever named beside the "hidden" mark.
                 if department_id != department.pk and published(department_id)
                 for action in found
             ),
@@ -241,6 +246,11 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
             for row in context["participation"]
         ]
     context["suppressed_ids"] = {pk for pk in subtree_ids if not published(pk)}
+    # The published number of respondents of the report's scope; None where it is suppressed.
+    context["respondents"] = published_respondents(run=run, department=department)
+    # Nothing shown even for the whole organisation: the report says so instead of implying
+    # that all is well.
+    context["too_few"] = department is None and not published(None)
     return context
 
 

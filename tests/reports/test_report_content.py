@@ -290,7 +290,7 @@ def _assert_names_only_beside_the_mark(text: str, names: list[str], where: str) 
             if name in line:
                 rest = line.replace(name, "")
                 assert not re.search(r"\d", rest), f"{where}: {line!r}"
-                assert re.fullmatch(r"\s*<\s?k\s*", rest), f"{where}: {line!r}"
+                assert re.fullmatch(r"\s*(hidden|verborgen)\s*", rest), f"{where}: {line!r}"
 
 
 def test_no_figure_of_a_suppressed_department_appears(rendered, org_text, pack_text):
@@ -299,13 +299,21 @@ def test_no_figure_of_a_suppressed_department_appears(rendered, org_text, pack_t
     _assert_names_only_beside_the_mark(pack_text, suppressed, "department pack")
     # Top-level hidden departments are listed, marked, in the participation table.
     for key in ("buoy", "keel"):
-        assert re.search(rf"{rendered.names[key]}\s+<\s?k\n", org_text)
-    assert re.search(rf"{rendered.names['foghorn']}\s+<\s?k\n", pack_text)
+        assert re.search(rf"{rendered.names[key]}\s+hidden\n", org_text)
+    assert re.search(rf"{rendered.names['foghorn']}\s+verborgen\n", pack_text)
     assert (
         "5 departments are not listed: fewer than 5 people answered there, or they are hidden so "
         "that a smaller group cannot be worked out." in flat(org_text)
     )
-    assert "< k — fewer than 5 responses: hidden to protect anonymity" in flat(org_text)
+    # The legend is true for both reasons a group is hidden.
+    legend = flat(org_text)
+    for phrase in (
+        "not shown, to protect anonymity: fewer than 5 people answered in the group,",
+        "or showing it would let a smaller group be worked out from other figures",
+    ):
+        assert phrase in legend, phrase
+    # The cover gives the published number of responses, not a raw count.
+    assert f"{RESPONSES} responses" in flat(org_text)
 
     # Every mean printed (two decimals) is a published cell's; none is a hidden one's.
     for text, keys, separator in (
@@ -339,7 +347,7 @@ def test_the_html_gives_suppressed_departments_no_figures(rendered):
             for row in rows:
                 cells = html_text(row).replace(name, "")
                 assert not re.search(r"\d", cells), row
-                assert "&lt; k" in cells, row
+                assert "hidden" in cells or "verborgen" in cells, row
         words = html_text(html)
         hidden = {two_places(f["mean"]) for f in rendered.shadow.values()} | {
             two_places(f["mean"], ",") for f in rendered.shadow.values()
