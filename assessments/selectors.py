@@ -198,14 +198,16 @@ def campaign_frozen_tree(*, campaign: Campaign) -> FrozenTree:
     return FrozenTree(ids=ids, parent=parent, depth=depths, departments=departments)
 
 
-def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
-    """Participation per department, rolled up over the campaign's frozen tree, and for the
-    whole campaign (the first row). Counts follow the department snapshot taken at launch.
+@dataclass(frozen=True)
+class _Participation:
+    tree: FrozenTree
+    invited: np.ndarray  # per node of the frozen tree (root last), rolled up
+    completed: np.ndarray
+    invited_shown: np.ndarray
+    completed_shown: np.ndarray  # as shown while the campaign is open
 
-    Invited counts are shown for groups of at least k invited. While the campaign is open,
-    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
-    who answered can be worked out by subtraction); after close, not here at all.
-    """
+
+def _participation(campaign: Campaign) -> _Participation:
     k = campaign.min_group_size
     tree = campaign_frozen_tree(campaign=campaign)
     index = {pk: i for i, pk in enumerate(tree.ids)}
@@ -228,28 +230,52 @@ def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
         invited[tree.parent[node]] += invited[node]
         completed[tree.parent[node]] += completed[node]
     invited_shown = invited >= k
-    if campaign.status == CampaignStatus.CLOSED:
-        completed_shown = np.zeros(size, dtype=bool)
-    else:
-        # Invitees and those who answered are two populations over the same people: no
-        # group of 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
-        completed_shown = tree_publishable(
-            parent=tree.parent, direct=direct, k=k, allowed=invited_shown, zero_shown=True
-        )
-    departments = tree.departments
+    # Invitees and those who answered are two populations over the same people: no group of
+    # 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
+    completed_shown = tree_publishable(
+        parent=tree.parent, direct=direct, k=k, allowed=invited_shown, zero_shown=True
+    )
+    return _Participation(tree, invited, completed, invited_shown, completed_shown)
+
+
+def answered_counts_shown_while_open(*, campaign: Campaign) -> list[int | None]:
+    """The groups (department ids, None for the whole campaign) whose answered count was shown
+    while the campaign was open, as it stood at the close: the scoring must choose its cells
+    so that they cannot be set against these."""
+    found = _participation(campaign)
+    root = len(found.tree.ids)
+    return [
+        None if node == root else found.tree.ids[node]
+        for node in np.flatnonzero(found.completed_shown).tolist()
+    ]
+
+
+def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
+    """Participation per department, rolled up over the campaign's frozen tree, and for the
+    whole campaign (the first row). Counts follow the department snapshot taken at launch.
+
+    Invited counts are shown for groups of at least k invited. While the campaign is open,
+    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
+    who answered can be worked out by subtraction); after close, not here at all.
+    """
+    found = _participation(campaign)
+    tree = found.tree
+    size = len(tree.ids) + 1
+    closed = campaign.status == CampaignStatus.CLOSED
 
     def row(node: int) -> ParticipationRow:
-        shown = bool(invited_shown[node])
+        shown = bool(found.invited_shown[node])
+        answered_shown = shown and not closed and found.completed_shown[node]
         return ParticipationRow(
-            department=None if node == size - 1 else departments[tree.ids[node]],
+            department=None if node == size - 1 else tree.departments[tree.ids[node]],
             depth=-1 if node == size - 1 else tree.depth[node],
             shown=shown,
-            invited=int(invited[node]) if shown else None,
-            completed=int(completed[node]) if shown and completed_shown[node] else None,
+            invited=int(found.invited[node]) if shown else None,
+            completed=int(found.completed[node]) if answered_shown else None,
         )
 
     # Departments nobody was invited in are left out.
-    return [row(size - 1)] + [row(node) for node in range(size - 1) if invited[node]]
+    return [row(size - 1)] + [row(node) for node in range(size - 1) if found.invited[node]]
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,19 @@ class Bar:
     note: str = ""  # e.g. "n = 23"
 
 
+def _shortened(label: str, characters: int) -> str:
+    return label if len(label) <= characters else label[: max(characters - 1, 1)].rstrip() + "…"
+
+
 def risk_bars(bars: Sequence[Bar], *, width: int = 640, title: str = "") -> str:
     """Horizontal bars of risk scores (0 best, 100 worst), each labelled with its number and
     band symbol."""
-    row, label_width, top = 22, 210, 24
+    row, top = 22, 24
+    # Wide enough for the longest label (DejaVu Sans at 10 px: about 6.2 px a character), up
+    # to 45% of the chart; longer labels are shortened with an ellipsis rather than clipped.
+    longest = max((len(bar.label) for bar in bars), default=0)
+    label_width = min(max(120, int(longest * 6.2) + 12), int(width * 0.45))
+    fits = int((label_width - 12) / 6.2)
     plot = width - label_width - 70
     height = top + row * len(bars) + 24
     parts = [
@@ -58,7 +67,7 @@ def risk_bars(bars: Sequence[Bar], *, width: int = 640, title: str = "") -> str:
         symbol = BAND_SYMBOLS.get(bar.band, "")
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end" fill="#1b2a3a">'
-            f"{escape(bar.label)}</text>"
+            f"{escape(_shortened(bar.label, fits))}</text>"
             f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" '
             f'fill="{colour}"/>'
             f'<text x="{label_width + length + 6:.1f}" y="{y + 14}" fill="#1b2a3a">'

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Department
 from accounts.selectors import Scope
 from assessments.models import Campaign
 from assessments.scoring import OVERALL
+from assessments.scoring.engine import BAND_SEVERITY
 from reports import charts
 from reports.models import Action, ActionStatus, Band, DomainResult, ResultRun
 from reports.pdf import html_to_pdf
@@ -342,7 +344,7 @@ def _organisation_summary(campaign, scope, cells, by_code, departments, labels, 
             and not cell.suppressed
             and cell.band in ACTION_BANDS
         ),
-        key=lambda cell: (-cell.risk_score, cell.department.path),
+        key=attention_order,
     )[:5]
     changes = sorted(
         (
@@ -366,8 +368,12 @@ def _organisation_summary(campaign, scope, cells, by_code, departments, labels, 
         ],
         title=_("Risk score by domain, whole organisation"),
     )
+    org_overall = org_overall if org_overall and not org_overall.suppressed else None
     return {
-        "org_overall": org_overall if org_overall and not org_overall.suppressed else None,
+        "org_overall": org_overall,
+        "key_messages": _key_messages(
+            org_overall, top_domains, attention, changes, overall_participation, cells, labels
+        ),
         "top_domains": top_domains,
         "attention": attention,
         "changes": changes,
@@ -375,6 +381,70 @@ def _organisation_summary(campaign, scope, cells, by_code, departments, labels, 
         "participation_top_level": top_level,
         "organisation_chart": bars,
     }
+
+
+def attention_order(cell) -> tuple:
+    """Departments needing attention first: the worst band of any domain first, then the
+    higher average risk score, then tree order. Stated in the report beside the list."""
+    return (-BAND_SEVERITY[cell.band], -cell.risk_score, cell.department.path)
+
+
+def _key_messages(org, top_domains, attention, changes, participation_row, cells, labels):
+    """A few sentences for the summary page, from published figures only."""
+    messages = []
+    if participation_row is not None and participation_row.shown and participation_row.invited:
+        rate = round(100 * participation_row.completed / participation_row.invited)
+        messages.append(
+            _("%(answered)s of %(invited)s people answered (%(rate)s %%).")
+            % {
+                "answered": participation_row.completed,
+                "invited": participation_row.invited,
+                "rate": rate,
+            }
+        )
+    if top_domains:
+        domain, cell = top_domains[0]
+        messages.append(
+            _(
+                "Across the organisation the highest risk is in %(domain)s: %(score)s of 100, "
+                "“%(band)s”."
+            )
+            % {"domain": domain.title, "score": round(cell.risk_score), "band": labels[cell.band]}
+        )
+    shown = [
+        cell
+        for (department_id, code), cell in cells.items()
+        if department_id is not None and code == OVERALL and not cell.suppressed
+    ]
+    urgent = [cell for cell in shown if cell.band == "urgent"]
+    if urgent:
+        messages.append(
+            ngettext(
+                "%(count)s of %(shown)s departments shown has at least one domain that needs "
+                "urgent action; %(first)s comes first.",
+                "%(count)s of %(shown)s departments shown have at least one domain that needs "
+                "urgent action; %(first)s comes first.",
+                len(urgent),
+            )
+            % {"count": len(urgent), "shown": len(shown), "first": attention[0].department.name}
+        )
+    elif attention:
+        messages.append(
+            _("No department shown needs urgent action; %(first)s needs improvement first.")
+            % {"first": attention[0].department.name}
+        )
+    elif shown:
+        messages.append(_("No department shown has a domain in a band that needs action."))
+    if changes:
+        worse = sum(1 for _domain, cell in changes if cell.trend_worse)
+        messages.append(
+            _(
+                "Since the previous survey %(count)s changes are significant, "
+                "%(worse)s of them for the worse."
+            )
+            % {"count": len(changes), "worse": worse}
+        )
+    return messages
 
 
 def _domain_page(domain: DomainInfo, cells, rows, labels) -> dict:

@@ -11,12 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import Department
 from accounts.selectors import Scope, scope_for
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import OVERALL, RESPONDENTS
+from assessments.scoring.engine import BAND_SEVERITY
 from assessments.selectors import ParticipationRow, campaign_participation
 from reports.models import DomainResult, Report, ReportStatus, ResultRun, RunStatus
 
@@ -130,11 +131,19 @@ def top_risks(
 
 
 def departments_by_priority(*, scope: Scope, campaign: Campaign) -> list[DomainResult]:
-    """Published per-department priority rows, the most urgent first."""
+    """Published per-department priority rows, the most urgent first: the worst band of any
+    domain, then the average risk score."""
     cells = _cells(scope, campaign).filter(
         domain_code=OVERALL, breakdown_attribute="", suppressed=False, department__isnull=False
     )
-    return list(cells.order_by("-risk_score", "department__path"))
+    # The worst band of any domain first, then the average risk score (as the PDF states).
+    severity = Case(
+        *(When(band=band, then=Value(rank)) for band, rank in BAND_SEVERITY.items()),
+        output_field=IntegerField(),
+    )
+    return list(
+        cells.annotate(severity=severity).order_by("-severity", "-risk_score", "department__path")
+    )
 
 
 def participation(*, scope: Scope, campaign: Campaign) -> list[ParticipationRow]:

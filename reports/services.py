@@ -23,6 +23,7 @@ from accounts.models import Department
 from assessments.models import Campaign, CampaignStatus
 from assessments.scoring import OVERALL, InstrumentModel, ScoringInputError, score_campaign
 from assessments.selectors import (
+    answered_counts_shown_while_open,
     campaign_answer_matrix,
     campaign_frozen_tree,
     campaign_is_frozen,
@@ -170,6 +171,7 @@ def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
         k=campaign.min_group_size,
         attributes=matrix.attributes,
         previous=_previous_results(campaign),
+        known_counts=answered_counts_shown_while_open(campaign=campaign),
     )
     return frame, len(matrix.answers)
 

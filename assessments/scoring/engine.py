@@ -377,11 +377,14 @@ def score_campaign(
     k: int,
     attributes: Mapping[str, np.ndarray] | None = None,
     previous: pd.DataFrame | None = None,
+    known_counts: Sequence[int | None] = (),
 ) -> pd.DataFrame:
     """Score a closed campaign; one row per published or suppressed cell (see COLUMNS).
 
     `previous` holds the prior campaign's published department rows (department_id,
-    domain_code, n, mean, sd) for trends; departments are matched by id.
+    domain_code, n, mean, sd) for trends; departments are matched by id. `known_counts` names
+    the departments (None: the organisation) whose number of respondents was already shown
+    elsewhere (the answered counts of the open campaign): the cells chosen stay safe beside them.
     """
     tree = Tree.from_frame(departments)
     nodes = pd.Index(tree.ids).get_indexer(np.asarray(response_departments, dtype=np.int64))
@@ -419,7 +422,13 @@ def score_campaign(
         sums.append(_roll_up_stats(tree, direct.reshape(size, width, len(model.domains), 4)))
 
     atoms = _Atoms.of(nodes, codes_by_attribute)
-    published = _suppress(tree, atoms, scores, k)
+    known = np.zeros(size, dtype=bool)
+    located = pd.Index(tree.ids).get_indexer(
+        [department for department in known_counts if department is not None]
+    )
+    known[located[located >= 0]] = True
+    known[tree.root] = None in known_counts
+    published = _suppress(tree, atoms, scores, k, known)
     # How many respondents fall in each band, per department and domain (no breakdowns).
     distribution = tree_band_counts(tree, nodes, scores, model)
 
@@ -555,19 +564,26 @@ def _breakdown_rows(
     )
 
 
-def _suppress(tree: Tree, atoms: _Atoms, scores: np.ndarray, k: int) -> list[np.ndarray]:
+def _suppress(
+    tree: Tree, atoms: _Atoms, scores: np.ndarray, k: int, known: np.ndarray
+) -> list[np.ndarray]:
     """published[layer][node, category] for every cell (layer 0: the totals), the same for
     every domain and for the respondent counts.
 
     The populations differ only where someone skipped a domain; one choice of cells that is
     safe for each of them keeps a domain's cells from being subtracted from another's.
     """
-    populations = [atoms.counts(np.ones(atoms.rows, dtype=bool))]
-    populations += [atoms.counts(~np.isnan(scores[:, d])) for d in range(scores.shape[1])]
-    distinct = np.unique(np.stack(populations), axis=0)
+    everyone = atoms.counts(np.ones(atoms.rows, dtype=bool))
+    populations = [everyone]  # first: the known counts are of everyone who answered
+    seen = {everyone.tobytes()}
+    for d in range(scores.shape[1]):
+        population = atoms.counts(~np.isnan(scores[:, d]))
+        if population.tobytes() not in seen:
+            seen.add(population.tobytes())
+            populations.append(population)
     totals, breakdowns = publishable(
         parent=tree.parent, atom_node=atoms.node, atom_values=atoms.values,
-        atom_count=distinct, widths=atoms.widths, k=k,
+        atom_count=np.stack(populations), widths=atoms.widths, k=k, known_totals=known,
     )  # fmt: skip
     return [totals.reshape(-1, 1), *breakdowns]
 

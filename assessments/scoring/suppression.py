@@ -67,6 +67,7 @@ def publishable(
     k: int,
     allowed_totals: np.ndarray | None = None,
     zero_shown: bool = False,
+    known_totals: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Which department totals and breakdown cells may be published.
 
@@ -83,6 +84,9 @@ def publishable(
     `allowed_totals`, if given, marks the totals that may be shown at all (e.g. only groups
     with at least k invited); the rest are treated as suppressed from the start. With
     `zero_shown`, a cell counting nobody may be shown (a count with no figures beside it).
+    `known_totals` marks totals whose count of the first population the attacker already knows
+    from elsewhere (the answered counts shown while the campaign was open): the cells chosen
+    here must be safe together with those too.
 
     Returns (total published per node, per attribute a bool array of shape (nodes, widths[a])).
     """
@@ -136,6 +140,10 @@ def publishable(
         published &= (in_cell >= k) | (zero_shown & (in_cell == 0))
     if allowed_totals is not None:
         published[:size] &= np.asarray(allowed_totals, dtype=bool)
+    known = None
+    if known_totals is not None and np.asarray(known_totals, dtype=bool).any():
+        known = np.zeros(cells, dtype=bool)
+        known[:size] = np.asarray(known_totals, dtype=bool)
     while True:
         published &= published[owner]  # no breakdown cell without its department's total
         active = present & published[member_at]
@@ -146,11 +154,19 @@ def publishable(
             sizes = np.bincount(which, weights=population, minlength=len(classes))
             small |= (sizes > 0) & (sizes < k)
         small &= classes != 0
-        if not small.any():
+        victims = []
+        if small.any():
+            victims.append(
+                _victims(
+                    classes, first, small, member_at, active, weight, cell_count, is_total, cells
+                )
+            )
+        if known is not None:
+            victims.append(_victims_beside_known(published, known, present, member_at, weight,
+                                                 counts[0], cell_count, is_total, k))  # fmt: skip
+        victims = np.concatenate(victims) if victims else np.zeros(0, dtype=np.int64)
+        if not len(victims):
             break
-        victims = _victims(
-            classes, first, small, member_at, active, weight, cell_count, is_total, cells
-        )
         published[victims] = False
 
     totals = published[:size].copy()
@@ -159,6 +175,63 @@ def publishable(
         for a, width in enumerate(widths)
     ]
     return totals, breakdowns
+
+
+def _victims_beside_known(published, known, present, member_at, weight, population, cell_count,
+                          is_total, k) -> np.ndarray:  # fmt: skip
+    """Cells to hide so that the published cells together with the known ones leave no class of
+    1..k-1 people of `population`. Known cells cannot be taken back, so only published ones
+    that are not known go: one that merges a small class with a neighbour if there is one,
+    else the smallest published cell among the people who share the small class's known cells
+    (they number 0 or at least k, since the known cells were chosen safe on their own, so
+    hiding cells there ends with them all in one class)."""
+    active = present & (published | known)[member_at]
+    signature = np.where(active, weight[member_at], np.uint64(0)).sum(axis=1, dtype=np.uint64)
+    classes, first, which = np.unique(signature, return_index=True, return_inverse=True)
+    sizes = np.bincount(which, weights=population, minlength=len(classes))
+    small = (sizes > 0) & (sizes < k) & (classes != 0)
+    if not small.any():
+        return np.zeros(0, dtype=np.int64)
+    hideable = active & (published & ~known)[member_at]
+    pair_class, column = np.nonzero(hideable[first])
+    pair_cell = member_at[first[pair_class], column]
+    reduced = classes[pair_class] - weight[pair_cell]
+    where = np.minimum(np.searchsorted(classes, reduced), len(classes) - 1)
+    exists = classes[where] == reduced
+    target = np.where(exists, where, -1)
+    fixes_from = (exists | (reduced == 0)) & small[pair_class]
+    fixes_to = exists & (target >= 0) & small[np.maximum(target, 0)]
+    fixed_class = [pair_class[fixes_from], target[fixes_to]]
+    fixed_cell = [pair_cell[fixes_from], pair_cell[fixes_to]]
+    stuck = small.copy()
+    stuck[np.concatenate(fixed_class)] = False
+    if stuck.any():
+        known_only = np.where(present & known[member_at], weight[member_at], np.uint64(0)).sum(
+            axis=1, dtype=np.uint64
+        )
+        for c in np.flatnonzero(stuck):
+            region = known_only == known_only[first[c]]
+            rows, columns = np.nonzero(hideable & region[:, None])
+            if not len(rows):
+                # Cannot happen if the known cells are safe on their own; if they are not,
+                # nothing published may stand beside them.
+                return np.flatnonzero(published & ~known)
+            fixed_class.append(np.array([c]))
+            fixed_cell.append(np.array([_smallest(member_at[rows, columns], cell_count,
+                                                  is_total)]))  # fmt: skip
+    fixed_class = np.concatenate(fixed_class)
+    fixed_cell = np.concatenate(fixed_cell)
+    order = np.lexsort((fixed_cell, cell_count[fixed_cell], is_total[fixed_cell], fixed_class))
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = fixed_class[order][1:] != fixed_class[order][:-1]
+    return fixed_cell[order][keep]
+
+
+def _smallest(candidates: np.ndarray, cell_count: np.ndarray, is_total: np.ndarray) -> int:
+    """The cell to give up first: a breakdown cell before a total, the smallest first."""
+    candidates = np.unique(candidates)
+    order = np.lexsort((candidates, cell_count[candidates], is_total[candidates]))
+    return int(candidates[order[0]])
 
 
 def _victims(classes, first, small, member_at, active, weight, cell_count, is_total, cells):

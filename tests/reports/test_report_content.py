@@ -129,8 +129,16 @@ def test_organisation_report_shows_the_stored_figures(rendered, org_text):
     org = cells[(None, OVERALL)]
     assert f"{RESPONSES} responses" in text  # the cover
     rate = round(RESPONSES / INVITED * 100)
-    assert f"Overall risk Worst band {RESPONSES} / {INVITED} ({rate} %)" in text
+    assert f"{RESPONSES} / {INVITED}" in text
+    # Each key figure says what it is, and the report says why they can disagree.
+    assert "Average risk score of" in text and "Worst band of any domain" in text
     assert f"{whole(org['risk_score'])} / 100" in text
+    assert "One domain in “urgent action” therefore stands beside an average" in text
+    # Key messages from the results.
+    assert f"{RESPONSES} of {INVITED} people answered ({rate} %)." in text
+    assert "Across the organisation the highest risk is in" in text
+    # The rule the attention list follows is stated.
+    assert "ordered by the worst band of any domain, then by the average risk score" in text
     # Heatmap: one line per published department with each domain's risk score and symbol,
     # in instrument order.
     for key in PUBLISHED:

@@ -71,7 +71,11 @@ def organisations(draw) -> Organisation:
     return Organisation(parents=parents, attributes=attributes, people=people, k=k)
 
 
-def score(org: Organisation) -> pd.DataFrame:
+def score(
+    org: Organisation, known_counts=(), skipping: dict[int, int] | None = None
+) -> pd.DataFrame:
+    """score_campaign on the organisation; `skipping[d]` people of department d answer
+    nothing of the domain (they count among the respondents only)."""
     located, values = [], {a: [] for a in org.attributes}
     for (department, combo), count in org.people.items():
         located += [department] * count
@@ -79,6 +83,9 @@ def score(org: Organisation) -> pd.DataFrame:
             values[a] += [v] * count
     rng = np.random.default_rng(len(located))
     answers = rng.integers(1, 6, size=(len(located), 2)).astype(np.int8)
+    for department, count in (skipping or {}).items():
+        rows = [i for i, d in enumerate(located) if d == department][:count]
+        answers[rows] = 0
     departments = pd.DataFrame(
         {
             "id": pd.array(list(org.parents), dtype="Int64"),
@@ -92,14 +99,17 @@ def score(org: Organisation) -> pd.DataFrame:
         model=MODEL,
         k=org.k,
         attributes={a: np.array(v, dtype=object) for a, v in values.items()},
+        known_counts=known_counts,
     )
 
 
-def attack(org: Organisation, frame: pd.DataFrame) -> list:
+def attack(
+    org: Organisation, frame: pd.DataFrame, extra_cells=(), domains=("x", RESPONDENTS)
+) -> list:
     atoms = list(org.people)
     counts = [org.people[a] for a in atoms]
-    cells = []
-    shown = frame[~frame["suppressed"] & frame["domain_code"].isin(["x", RESPONDENTS])]
+    cells = list(extra_cells)
+    shown = frame[~frame["suppressed"] & frame["domain_code"].isin(list(domains))]
     for row in shown.itertuples(index=False):
         node = None if pd.isna(row.department_id) else int(row.department_id)
         inside = org.subtree(node)
@@ -192,3 +202,55 @@ def _chain(parent, node):
 
 def _depth(parent, node):
     return len(_chain(parent, node))
+
+
+def _known_from_participation(org: Organisation) -> tuple[list, np.ndarray]:
+    """The answered counts an open campaign showed at its close, when everyone invited
+    answered (the worst case): the participation rule over departments."""
+    ids = list(org.parents)
+    parent = [ids.index(p) if p is not None else len(ids) for p in org.parents.values()] + [-1]
+    direct = np.zeros(len(ids) + 1, dtype=np.int64)
+    for (department, _combo), count in org.people.items():
+        direct[ids.index(department)] += count
+    subtree = direct.copy()
+    for node in sorted(range(len(ids)), key=lambda n: -_depth(parent, n)):
+        subtree[parent[node]] += subtree[node]
+    shown = tree_publishable(
+        parent=parent, direct=np.stack([direct, direct]), k=org.k,
+        allowed=subtree >= org.k, zero_shown=True,
+    )  # fmt: skip
+    return [None if n == len(ids) else ids[n] for n in np.flatnonzero(shown)], shown
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(organisations())
+def test_results_stay_safe_beside_the_answered_counts_shown_while_open(org):
+    known, _ = _known_from_participation(org)
+    frame = score(org, known_counts=known)
+    atoms = list(org.people)
+    counts = [org.people[a] for a in atoms]
+    extra = [
+        {i for i, (department, _c) in enumerate(atoms) if department in org.subtree(node)}
+        for node in known
+    ]
+    leaks = attack(org, frame, extra_cells=extra)
+    assert leaks == [], leaks[:3]
+    assert linear_leaks(counts, extra, org.k) == []  # the participation rule on its own
+
+
+def test_a_department_hidden_for_skips_is_not_rebuilt_from_participation():
+    """k=5: the organisation has A (3), B (10) and C (11), everyone invited answered, and
+    seven people in C skip the domain. While open, participation showed C's 11 and the
+    organisation's 24; shown beside them, the organisation's and B's respondents (24, 10)
+    would give A's 3."""
+    org = Organisation(
+        parents={1: None, 2: None, 3: None},
+        attributes=(),
+        people={(1, ()): 3, (2, ()): 10, (3, ()): 11},
+        k=5,
+    )
+    known, _ = _known_from_participation(org)
+    assert set(known) == {None, 3}
+    frame = score(org, known_counts=known, skipping={3: 7})
+    extra = [{i for i, (d, _c) in enumerate(org.people) if d in org.subtree(n)} for n in known]
+    assert attack(org, frame, extra_cells=extra, domains=[RESPONDENTS]) == []
