@@ -53,7 +53,7 @@ class AnswerError:
 
     code: str
     number: int | None  # the question number shown to the respondent; None for unknown fields
-    kind: str  # "missing", "out_of_range", "skip_not_allowed", "unknown"
+    kind: str  # "missing", "out_of_range", "skip_not_allowed", "unknown", "duplicate"
     value: str = ""
 
 
@@ -62,7 +62,9 @@ def parse_answers(
 ) -> tuple[list[int | None], list[AnswerError]]:
     """Turn submitted form values into raw scale values (None for "prefer not to answer").
 
-    Every question needs an answer, or "prefer not to answer" where its scale offers it.
+    Every question needs an answer, or "prefer not to answer" where its scale offers it. A
+    value given as a list (the same field posted more than once) is refused unless it holds
+    one answer; answers are written in ASCII digits.
     Returns the values in item order and the list of problems (empty when all is well).
     """
     known = {item.code for item in items}
@@ -74,6 +76,12 @@ def parse_answers(
     values: list[int | None] = []
     for item in items:
         raw = submitted.get(item.code)
+        if isinstance(raw, list | tuple):
+            if len(raw) > 1:  # the same question twice: which one was meant is unknowable
+                errors.append(AnswerError(item.code, item.number, "duplicate"))
+                values.append(None)
+                continue
+            raw = raw[0] if raw else None
         raw = "" if raw is None else str(raw).strip()
         scale = item.scale
         if raw == "":
@@ -84,10 +92,8 @@ def parse_answers(
                 errors.append(AnswerError(item.code, item.number, "skip_not_allowed"))
             values.append(None)
         else:
-            try:
-                value = int(raw)
-            except ValueError:
-                value = None
+            # ASCII digits only: int() would also take Arabic-Indic or full-width digits.
+            value = int(raw) if raw.isascii() and raw.isdigit() else None
             if value is None or not scale["min"] <= value <= scale["max"]:
                 errors.append(AnswerError(item.code, item.number, "out_of_range", raw[:20]))
                 value = None

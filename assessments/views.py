@@ -250,8 +250,19 @@ def questions(request: HttpRequest) -> HttpResponse:
     context = _cookie_context(data)
     if context is None:
         return _not_found(request, language)
+    # One link cannot hammer the submission from many addresses either.
+    who = str(context.invitation_id)
+    if wait := rate_limited(
+        request, scope="submit", rate=settings.SURVEY_SUBMIT_RATE_LIMIT, who=who
+    ):
+        return _too_many(request, wait)
     translation.activate(language)
-    submitted = {key: value for key, value in request.POST.items() if key not in FORM_FIELDS}
+    # Every value of every field: a question posted twice is refused, not silently the last.
+    submitted = {
+        key: values if len(values) > 1 else values[0]
+        for key, values in request.POST.lists()
+        if key not in FORM_FIELDS
+    }
     try:
         response_submit(invitation_id=context.invitation_id, answers=submitted, context=context)
     except Invitation.DoesNotExist:
@@ -277,11 +288,18 @@ def _error_text(error: AnswerError) -> str:
         return _("Choose an answer, or “prefer not to answer”.")
     if error.kind == "skip_not_allowed":
         return _("This question needs an answer.")
+    if error.kind == "duplicate":
+        return _("This question was sent with more than one answer; choose one.")
     if error.kind == "out_of_range":
         return _("“%(value)s” is not one of the answers offered; choose one.") % {
             "value": error.value
         }
     return _("“%(value)s” is not a question of this survey.") % {"value": error.value}
+
+
+def _single(value) -> str:
+    """A posted value as the form shows it ticked: nothing for a question sent twice."""
+    return "" if isinstance(value, list | tuple) else value
 
 
 def _questions_context(
@@ -313,7 +331,7 @@ def _questions_context(
                         )
                     ],
                     "allow_skip": scale.get("allow_skip", False),
-                    "selected": submitted.get(item.code, ""),
+                    "selected": _single(submitted.get(item.code, "")),
                     "error": _error_text(error) if error else "",
                 }
             )

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RejectUndecodableForms",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -173,6 +174,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Survey pages per client address: "<requests>/<seconds>". Generous, because a whole office may
 # answer from one NAT address in the minutes after the invitation arrives.
 SURVEY_RATE_LIMIT = env.str("SURVEY_RATE_LIMIT", default="300/60")
+# Survey submissions per personal link (per survey cookie), whatever the address.
+SURVEY_SUBMIT_RATE_LIMIT = env.str("SURVEY_SUBMIT_RATE_LIMIT", default="10/60")
+# Reverse proxies in front of Plimsoll whose X-Forwarded-For entries are trusted (0: none, the
+# header is ignored). Behind one TLS proxy, 1: the client address is the last entry it added.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Emails sent over one mail connection before the next batch opens a new one.
 EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 

@@ -4,11 +4,13 @@ from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from reports.selectors import report_for_download
 
 
+@never_cache  # Cache-Control: no-store, so no shared or browser cache keeps a copy
 @require_GET
 @login_required
 def report_download(request: HttpRequest, pk: int) -> FileResponse:

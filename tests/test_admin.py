@@ -295,3 +295,12 @@ def test_a_run_below_k_shows_no_respondent_count(staff_client, organization, cor
     listing = staff_client.get(reverse("admin:reports_resultrun_changelist")).content.decode()
     row = listing.split(f">{run.pk}<", 1)[1].split("</tr>", 1)[0]
     assert ">1<" not in row and "hidden" in row
+
+
+def test_admin_pages_with_results_are_not_stored(staff_client, demo):
+    run = ResultRun.objects.get(campaign=demo.closed_campaign, is_current=True)
+    for url in (
+        reverse("admin:reports_resultrun_change", args=[run.pk]),
+        reverse("admin:assessments_campaign_change", args=[demo.closed_campaign.pk]),
+    ):
+        assert "no-store" in staff_client.get(url)["Cache-Control"], url

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assessments.answers import decode_answers, encode_answers
+from assessments.answers import decode_answers, encode_answers, parse_answers
 
 LIKERT = {"min": 1, "max": 5}
 ZERO_TO_SIX = {"min": 0, "max": 6}
@@ -33,3 +33,27 @@ def test_wrong_number_of_answers():
         encode_answers([1], [LIKERT, LIKERT])
     with pytest.raises(ValueError, match="expected 1 answers, got 2"):
         decode_answers(b"\x01\x02", [LIKERT])
+
+
+class _Item:
+    def __init__(self, code, number, scale):
+        self.code, self.number, self.scale = code, number, scale
+
+
+@pytest.mark.parametrize("raw", ["\u0663", "\uff13", "3.0", "+3", " 3x", "\u00b2"])
+def test_only_ascii_digits_are_answers(raw):
+    values, errors = parse_answers([_Item("Q1", 1, LIKERT)], {"Q1": raw})
+    assert values == [None]
+    assert [(e.code, e.kind) for e in errors] == [("Q1", "out_of_range")]
+
+
+def test_ascii_digits_with_spaces_are_answers():
+    values, errors = parse_answers([_Item("Q1", 1, LIKERT)], {"Q1": " 3 "})
+    assert (values, errors) == ([3], [])
+
+
+def test_a_question_sent_twice_is_refused():
+    items = [_Item("Q1", 1, LIKERT), _Item("Q2", 2, LIKERT)]
+    values, errors = parse_answers(items, {"Q1": ["2", "5"], "Q2": ["4"]})
+    assert values == [None, 4]
+    assert [(e.code, e.kind) for e in errors] == [("Q1", "duplicate")]

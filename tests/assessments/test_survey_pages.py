@@ -252,3 +252,18 @@ def test_cookie_carries_only_coarse_attributes_the_campaign_uses(
     assert data["a"] == {"tenure_band": "1-3 years"}
     client.post("/s/questions/", full_answers(core_instrument))
     assert Response.objects.get().attributes == {"tenure_band": "1-3 years"}
+
+
+def test_a_question_posted_twice_or_in_other_digits_is_refused(client, link, core_instrument):
+    _enter(client, link[1])
+    answers = full_answers(core_instrument)
+    first, second = list(answers)[:2]
+    body = "&".join(f"{code}={value}" for code, value in answers.items())
+    body += f"&{first}=1"  # the first question twice
+    body = body.replace(f"{second}=4", f"{second}=%D9%A3")  # Arabic-Indic three
+    page = client.post("/s/questions/", body, content_type="application/x-www-form-urlencoded")
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert "sent with more than one answer" in text
+    assert "is not one of the answers offered" in text
+    assert not Response.objects.exists()

@@ -159,6 +159,8 @@ def test_a_rendered_report_downloads_end_to_end(client, core_instrument, organiz
     client.force_login(manager)
     response, body = _download(client, report)
     assert response.status_code == 200
+    # No browser or proxy may keep a copy of a results file.
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
     assert (
         FILENAME.match(response["Content-Disposition"])
         .group(1)
