@@ -19,6 +19,7 @@ from assessments.services import (
     campaign_settings_errors,
     campaign_transition,
     campaign_update,
+    invitations_retry_failed,
 )
 
 
@@ -125,7 +126,14 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "instrument"]
     readonly_fields = ["status", "launched_at", "closed_at", "created_at", "participation"]
     filter_horizontal = ["target_departments"]
-    actions = ["launch", "remind_now", "close_now", "request_reports", "request_packs"]
+    actions = [
+        "launch",
+        "remind_now",
+        "retry_failed_deliveries",
+        "close_now",
+        "request_reports",
+        "request_packs",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -219,6 +227,16 @@ class CampaignAdmin(admin.ModelAdmin):
     def remind_now(self, request, queryset):
         self._each(
             request, queryset, campaign_remind_now, "Reminders for '{campaign}' are going out."
+        )
+
+    @admin.action(description="Retry failed deliveries (after fixing the cause)")
+    def retry_failed_deliveries(self, request, queryset):
+        def retry(*, campaign):
+            invitations_retry_failed(campaign=campaign)
+            return campaign
+
+        self._each(
+            request, queryset, retry, "Failed invitations of '{campaign}' are being sent again."
         )
 
     @admin.action(description="Close the selected campaigns now")

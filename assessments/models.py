@@ -152,6 +152,8 @@ class Campaign(TenantModel):
         max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )
     launched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When delivery tasks were last sent for it: the sweep leaves recently queued ones alone.
+    delivery_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

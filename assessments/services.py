@@ -13,6 +13,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
@@ -397,8 +398,43 @@ def _enqueue_on_commit(task_name: str, *args: Any) -> None:
             task.delay(*args)
         except Exception:  # noqa: BLE001 - a broker outage must not fail the committed work
             logger.warning("Could not enqueue %s%r; the periodic sweep will retry", task_name, args)
+            return
+        if task_name in DELIVERY_TASKS:
+            Campaign.objects.filter(pk=args[0]).update(delivery_queued_at=timezone.now())
 
     transaction.on_commit(send)
+
+
+def campaign_delivery_queue(*, campaign_id: int) -> None:
+    """Send the delivery tasks of one campaign now (the sweep's way; outside a transaction)."""
+    for task_name in DELIVERY_TASKS:
+        _enqueue_on_commit(task_name, campaign_id)
+
+
+# Tasks that deliver email for one campaign (their only argument); the sweep resends them.
+DELIVERY_TASKS = ("send_invitations", "send_reminders")
+# A campaign whose delivery was queued this recently is left to that task by the sweep.
+DELIVERY_REQUEUE_AFTER = dt.timedelta(minutes=10)
+
+
+@transaction.atomic
+def invitations_retry_failed(*, campaign: Campaign) -> int:
+    """Send again every invitation of an open campaign whose email was refused.
+
+    HR calls this once the cause is fixed (a mail server, an address in the HRIS). Returns how
+    many invitations were put back in line.
+    """
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.status != CampaignStatus.OPEN:
+        raise IllegalTransitionError(
+            {"status": f"Campaign '{locked.name}' is {locked.status}: only an open campaign sends."}
+        )
+    count = Invitation.objects.filter(
+        campaign=locked, delivery_status=DeliveryStatus.FAILED
+    ).update(delivery_status=DeliveryStatus.PENDING, delivery_error="")
+    if count:
+        _enqueue_on_commit("send_invitations", locked.pk)
+    return count
 
 
 # --- Launch -------------------------------------------------------------------------------
@@ -627,6 +663,10 @@ def _deliver_one(pk, campaign, kind, owed, mark, connection) -> str:
                 token=token,
             )
             connection.send_messages([message])
+    except SoftTimeLimitExceeded:
+        # The batch ran out of time, not this address: leave the invitation as it was (the
+        # token was rolled back with it) and stop; the sweep sends the rest.
+        raise
     except Exception as exc:  # noqa: BLE001 - one bad address must never stop the batch
         error = f"{type(exc).__name__}: {exc}"[:300]
         Invitation.objects.filter(pk=pk).update(
@@ -678,9 +718,12 @@ def reminders_schedule_due(*, now: dt.datetime | None = None) -> int:
 
 
 def campaigns_needing_delivery() -> list[int]:
-    """Open campaigns with invitations not yet sent or reminders owed (for the beat sweep)."""
+    """Open campaigns with invitations not yet sent or reminders owed (for the beat sweep),
+    except those whose delivery was queued recently."""
     now = timezone.now()
-    open_campaigns = Campaign.objects.filter(status=CampaignStatus.OPEN, closes_at__gt=now)
+    open_campaigns = Campaign.objects.filter(status=CampaignStatus.OPEN, closes_at__gt=now).exclude(
+        delivery_queued_at__gte=now - DELIVERY_REQUEUE_AFTER
+    )
     pending = Invitation.objects.filter(
         campaign__in=open_campaigns, delivery_status=DeliveryStatus.PENDING
     ).values_list("campaign_id", flat=True)

@@ -37,8 +37,7 @@ def sweep_deliveries() -> list[int]:
     """
     campaign_ids = services.campaigns_needing_delivery()
     for campaign_id in campaign_ids:
-        send_invitations.delay(campaign_id)
-        send_reminders.delay(campaign_id)
+        services.campaign_delivery_queue(campaign_id=campaign_id)
     return campaign_ids
 
 

@@ -57,18 +57,26 @@ app.conf.update(
         "advance-campaign-schedules": {
             "task": "assessments.tasks.advance_campaign_schedules",
             "schedule": 60.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 60.0},
         },
         "sweep-result-runs": {
             "task": "assessments.tasks.sweep_result_runs",
             "schedule": 60.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 60.0},
         },
         "sweep-reports": {
             "task": "reports.tasks.sweep_reports",
             "schedule": 5 * 60.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 5 * 60.0},
         },
         "sweep-deliveries": {
             "task": "assessments.tasks.sweep_deliveries",
             "schedule": 5 * 60.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 5 * 60.0},
         },
     },
 )

@@ -185,6 +185,8 @@ EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=100)
 # Scoring: a RUNNING run older than this is considered abandoned and re-enqueued by the sweep
 # (longer than the task's hard time limit). The delay is a test hook that slows every run.
 SCORING_RUNNING_STALE_SECONDS = env.int("SCORING_RUNNING_STALE_SECONDS", default=15 * 60)
+# A scoring run started this many times without finishing is marked failed, not retried again.
+SCORING_MAX_ATTEMPTS = env.int("SCORING_MAX_ATTEMPTS", default=3)
 SCORING_TEST_DELAY_SECONDS = env.float("SCORING_TEST_DELAY_SECONDS", default=0.0)
 # Processes one long PDF report is laid out in side by side (1 or 2); WeasyPrint uses one core.
 REPORT_RENDER_PROCESSES = env.int("REPORT_RENDER_PROCESSES", default=2)

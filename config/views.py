@@ -58,11 +58,19 @@ def _cache_state() -> str:
 def _broker_state() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "in-process"  # the embedded default: tasks run in the web process
-    from config.celery import app
+    from kombu import Connection
 
     try:
-        with app.connection_for_write() as conn:
+        # A fresh connection, not one from the pool: the question is whether it answers now.
+        options = {"socket_connect_timeout": 2, "socket_timeout": 2}
+        with Connection(
+            settings.CELERY_BROKER_URL, connect_timeout=2, transport_options=options
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
+            # Redis connects lazily: ask it something.
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None and hasattr(client, "ping"):
+                client.ping()
     except Exception:  # noqa: BLE001 - any broker failure
         return "unreachable"
     return "ok"

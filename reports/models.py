@@ -31,6 +31,8 @@ class ResultRun(TenantModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     response_count = models.PositiveIntegerField(null=True, blank=True)
+    # When a task for this run was last sent: the sweep leaves recently queued runs alone.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Every breakdown attribute of the run with all its categories. Only published breakdown
     # cells are stored as rows; pages and exports show the others from here as hidden.
     breakdowns = models.JSONField(default=dict, blank=True)
@@ -184,6 +186,8 @@ class Report(TenantModel):
     # A digest of everything that goes into the file (see reports.services.report_inputs):
     # a finished file is reused only for the same inputs.
     inputs = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # When a task for this report was last sent: the sweep leaves recently queued ones alone.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED
     )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -52,15 +53,18 @@ class ScoringRefusedError(ValidationError):
 
 
 def _enqueue(run_id: int) -> None:
+    transaction.on_commit(lambda: _send_run(run_id))
+
+
+def _send_run(run_id: int) -> None:
     from assessments.tasks import score_campaign as task
 
-    def send() -> None:
-        try:
-            task.delay(run_id)
-        except Exception:  # noqa: BLE001 - the sweep re-enqueues a run left pending
-            logger.warning("Could not enqueue scoring run %s; the sweep will retry", run_id)
-
-    transaction.on_commit(send)
+    try:
+        task.delay(run_id)
+    except Exception:  # noqa: BLE001 - the sweep re-enqueues a run left pending
+        logger.warning("Could not enqueue scoring run %s; the sweep will retry", run_id)
+        return
+    ResultRun.objects.filter(pk=run_id).update(queued_at=timezone.now())
 
 
 @transaction.atomic
@@ -106,7 +110,19 @@ def result_run_execute(*, run_id: int) -> ResultRun:
             .select_related("campaign")
             .get(pk=run_id)
         )
-        if run.status == RunStatus.DONE:
+        if run.status in (RunStatus.DONE, RunStatus.FAILED):
+            return run
+        if run.attempts >= settings.SCORING_MAX_ATTEMPTS:
+            # Each attempt was lost (the worker died, or ran out of time or memory): stop
+            # instead of retrying for ever.
+            run.status = RunStatus.FAILED
+            run.error = (
+                f"Scoring was started {run.attempts} times without finishing (the worker "
+                "stopped each time); request a new run once the cause is fixed."
+            )
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            logger.error("Scoring run %s failed after %s attempts", run_id, run.attempts)
             return run
         run.status = RunStatus.RUNNING
         run.attempts += 1
@@ -309,7 +325,11 @@ def _store(run: ResultRun, frame: pd.DataFrame) -> None:
 
 
 def result_runs_sweep(*, now: dt.datetime | None = None) -> list[int]:
-    """Re-enqueue runs nobody picked up (broker down at close) or whose worker vanished."""
+    """Re-enqueue runs nobody picked up (broker down at close) or whose worker vanished.
+
+    A run whose task was sent recently is left alone, so a slow queue does not fill up with
+    copies of the same message.
+    """
     now = now or timezone.now()
     stale = ResultRun.objects.filter(
         status=RunStatus.PENDING, created_at__lt=now - STALE_PENDING
@@ -317,11 +337,10 @@ def result_runs_sweep(*, now: dt.datetime | None = None) -> list[int]:
         status=RunStatus.RUNNING,
         started_at__lt=now - dt.timedelta(seconds=settings.SCORING_RUNNING_STALE_SECONDS),
     )
-    run_ids = list(stale.values_list("pk", flat=True))
-    from assessments.tasks import score_campaign as task
-
+    recently = Q(queued_at__gte=now - STALE_PENDING)
+    run_ids = list(stale.exclude(recently).values_list("pk", flat=True))
     for run_id in run_ids:
-        task.delay(run_id)
+        _send_run(run_id)
     return run_ids
 
 
@@ -556,15 +575,18 @@ def _published_priorities(run: ResultRun):
 
 
 def _enqueue_report(report_id: int) -> None:
-    def send() -> None:
-        from reports.tasks import render_report as task
+    transaction.on_commit(lambda: _send_report(report_id))
 
-        try:
-            task.delay(report_id)
-        except Exception:  # noqa: BLE001 - the sweep re-enqueues queued reports
-            logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
 
-    transaction.on_commit(send)
+def _send_report(report_id: int) -> None:
+    from reports.tasks import render_report as task
+
+    try:
+        task.delay(report_id)
+    except Exception:  # noqa: BLE001 - the sweep re-enqueues queued reports
+        logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
+        return
+    Report.objects.filter(pk=report_id).update(queued_at=timezone.now())
 
 
 @transaction.atomic
@@ -709,9 +731,9 @@ def reports_sweep(*, now: dt.datetime | None = None) -> list[int]:
     stale = Report.objects.filter(
         status=ReportStatus.QUEUED, created_at__lt=now - STALE_PENDING
     ) | Report.objects.filter(status=ReportStatus.RUNNING, started_at__lt=now - STALE_RENDERING)
-    report_ids = list(stale.values_list("pk", flat=True))
-    from reports.tasks import render_report as task
-
+    # Reports whose task was sent recently are left alone: no pile of copies in a slow queue.
+    recently = Q(queued_at__gte=now - STALE_PENDING)
+    report_ids = list(stale.exclude(recently).values_list("pk", flat=True))
     for report_id in report_ids:
-        task.delay(report_id)
+        _send_report(report_id)
     return report_ids

@@ -72,15 +72,9 @@ def test_readiness_reports_each_service(client):
 
 
 def test_readiness_reports_an_unreachable_broker(client):
-    with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
-        from config.celery import app
-
-        before = app.conf.broker_url
-        app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
-        try:
-            down = client.get("/readyz")
-        finally:
-            app.conf.broker_url = before
+    closed = f"redis://127.0.0.1:{_closed_port()}/0"
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=closed):
+        down = client.get("/readyz")
     assert down.status_code == 503 and down.json()["broker"] == "unreachable"
 
 

@@ -81,6 +81,9 @@ def test_same_token_fifty_times_at_once_stores_exactly_one_response(
         thread.join(timeout=120)
 
     assert len(statuses) == THREADS
-    assert sorted(statuses, key=str) == sorted([302] + [409] * (THREADS - 1), key=str), statuses
+    # One is stored; the others are told it was answered, or (past the per-link limit on
+    # submissions) to wait.
+    assert statuses.count(302) == 1, statuses
+    assert set(statuses) <= {302, 409, 429}, statuses
     assert Response.objects.filter(campaign=campaign).count() == 1
     assert Invitation.objects.get(pk=invitation.pk).completed_on is not None
