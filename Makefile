@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 1
 
-.PHONY: help demo serve setup test lint format migrations-check messages broker-set worker worker-reports beat clean \
+.PHONY: help demo serve run email-demo setup test lint format migrations-check messages broker-set worker worker-reports beat clean \
 	system-packages system-packages-test report-pngs
 
 help:
@@ -36,18 +36,30 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
 	@echo "Wrote .env with a new SECRET_KEY."
 
-setup: system-packages $(VENV)/.installed .env
+# The demo prints emails into the console on purpose; a server never does so by default.
+email-demo: .env
+	@grep -q '^EMAIL_URL=' .env || { echo 'EMAIL_URL=consolemail://' >> .env; echo "Wrote EMAIL_URL=consolemail:// into .env: emails are printed, not sent."; }
+
+setup: system-packages $(VENV)/.installed .env email-demo
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_instruments
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
+# Links printed by the demo, and in its emails, follow the port it is served on (unless
+# SITE_URL says otherwise).
+LOCAL_SITE_URL = SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
+
 demo: setup
-	$(PY) manage.py seed_demo --seed $(SEED)
-	@$(MAKE) --no-print-directory serve
+	$(LOCAL_SITE_URL) $(PY) manage.py seed_demo --seed $(SEED)
+	@$(MAKE) --no-print-directory run
 
 serve: setup
+	@$(MAKE) --no-print-directory run
+
+# Serve without setting up again (demo and serve set up first).
+run:
 	@echo "Plimsoll is serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)."
-	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
+	$(LOCAL_SITE_URL) $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --access-logfile -
 
 test: system-packages-test $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

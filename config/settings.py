@@ -115,8 +115,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# Email: console by default; production sets EMAIL_URL (smtp://user:pass@host:587 with +tls).
-vars().update(env.email("EMAIL_URL", default="consolemail://"))
+# Email: EMAIL_URL, e.g. smtp+tls://user:pass@host:587, or consolemail:// to print emails to the
+# log on purpose (make demo writes that). Unset, emails are refused rather than printed with
+# working survey links into a server's logs, and the web server does not start (config.wsgi).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+environ.Env.EMAIL_SCHEMES["unsetmail"] = "config.email.UnconfiguredEmailBackend"
+vars().update(env.email("EMAIL_URL", default="unsetmail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plimsoll <plimsoll@localhost>")
 
 # Behind a TLS-terminating proxy in production; off by default so the embedded demo works on http.

@@ -4,7 +4,10 @@ These read docker-compose.yml, the Dockerfile and requirements.txt as text and Y
 no database and no Docker. CI validates the compose file with `docker compose config` itself.
 """
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,51 @@ def test_every_runtime_requirement_is_pinned():
     assert requirements
     for requirement in requirements:
         assert pinned.match(requirement), f"{requirement!r} is not pinned with =="
+
+
+def test_compose_asks_for_email_url_instead_of_printing_links(services):
+    for name in APP_SERVICES:
+        value = services[name]["environment"]["EMAIL_URL"]
+        assert value.startswith("${EMAIL_URL:?") and "consolemail" in value, name
+
+
+def _python_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
+    env.update({"SECRET_KEY": "deploy-test-not-secret", "DEBUG": "0"}, **extra)
+    return env
+
+
+def test_a_server_without_email_url_refuses_to_start_and_says_why():
+    refused = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT, env=_python_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "EMAIL_URL is not set" in refused.stderr and "consolemail://" in refused.stderr
+    started = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT, env=_python_env(EMAIL_URL="consolemail://"), capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+
+
+def test_make_demo_sets_up_once_and_follows_the_port(tmp_path):
+    plan = subprocess.run(
+        ["make", "-n", "demo", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert plan.count("manage.py migrate") == 1
+    seed = next(line for line in plan.splitlines() if "seed_demo" in line)
+    serve = next(line for line in plan.splitlines() if "gunicorn" in line)
+    for line in (seed, serve):
+        assert "SITE_URL=${SITE_URL:-http://127.0.0.1:8001}" in line, line
+    assert "--bind 127.0.0.1:8001" in serve
+
+
+def test_make_demo_writes_the_console_email_choice_into_env(tmp_path):
+    (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
+    subprocess.run(["make", "-s", "email-demo"], cwd=tmp_path, check=True, timeout=60)
+    env = (tmp_path / ".env").read_text()
+    assert "SECRET_KEY=" in env and "EMAIL_URL=consolemail://" in env
+    subprocess.run(["make", "-s", "email-demo"], cwd=tmp_path, check=True, timeout=60)
+    assert (tmp_path / ".env").read_text().count("EMAIL_URL=") == 1

@@ -156,3 +156,12 @@ def test_sweep_finds_campaigns_with_unsent_work(campaign):
     assert campaigns_needing_delivery() == []
     campaign_remind_now(campaign=campaign)
     assert campaigns_needing_delivery() == [campaign.pk]
+
+
+def test_without_email_url_invitations_fail_visibly_instead_of_being_printed(campaign, settings):
+    settings.EMAIL_BACKEND = "config.email.UnconfiguredEmailBackend"
+    result = invitations_send_pending(campaign_id=campaign.pk)
+    assert (result.sent, result.failed) == (0, 4)
+    errors = set(campaign.invitations.values_list("delivery_error", flat=True))
+    assert len(errors) == 1 and "EMAIL_URL is not set" in errors.pop()
+    assert not mail.outbox
