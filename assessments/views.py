@@ -6,12 +6,15 @@ without it, so the token does not linger in history, bookmarks or Referer header
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -33,9 +36,11 @@ from assessments.services import (
 
 COOKIE = "plimsoll_survey"
 COOKIE_SALT = "plimsoll.survey"
-COOKIE_MAX_AGE = 60 * 60 * 24 * 60  # longer than any campaign runs; closing ends it anyway
+# A backstop only: the cookie lives as long as the browser session, and its value names the
+# campaign's closing time, after which it is refused.
+COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 # Form fields that are not answers.
-FORM_FIELDS = {"csrfmiddlewaretoken", "lang"}
+FORM_FIELDS = {"csrfmiddlewaretoken", "lang", SWITCH_LANGUAGE := "switch_language"}
 
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
@@ -70,11 +75,22 @@ def _blocked(request, invitation: Invitation, language: str) -> HttpResponse | N
     return None
 
 
+def draft_key(invitation_id: int) -> str:
+    """The key of an invitation's browser draft: the same for every visit with that invitation,
+    different for every invitation (two people on one computer never see each other's draft),
+    unguessable, and not the token."""
+    return (
+        "plimsoll-draft-" + salted_hmac(COOKIE_SALT + ".draft", str(invitation_id)).hexdigest()[:24]
+    )
+
+
 def cookie_value(invitation: Invitation, language: str) -> str:
-    """The signed survey cookie: which invitation, in which language, and what storing an
-    answer needs to know (so that submitting needs no extra read). The invitation must come
-    with its campaign and employee."""
+    """The signed survey cookie: which invitation, in which language, what storing an answer
+    needs to know (so that submitting needs no extra read), the key of its browser draft and
+    when the campaign closes (the cookie is refused after). The invitation must come with its
+    campaign and employee."""
     context = submission_context(invitation=invitation)
+    closes_at = invitation.campaign.closes_at
     return signing.dumps(
         {
             "i": context.invitation_id,
@@ -84,9 +100,17 @@ def cookie_value(invitation: Invitation, language: str) -> str:
             "d": context.department_id,
             "n": context.instrument_id,
             "a": context.attributes,
+            "k": draft_key(context.invitation_id),
+            "x": int(closes_at.timestamp()) if closes_at else None,
         },
         salt=COOKIE_SALT,
     )
+
+
+def _done_cookie(language: str, key: str) -> str:
+    """What the cookie holds once the answers are in: the language (so that Back shows "you
+    have answered" in it) and the draft key (so that the thank-you page clears the draft)."""
+    return signing.dumps({"done": 1, "l": language, "k": key}, salt=COOKIE_SALT)
 
 
 def _cookie_data(request) -> dict:
@@ -96,7 +120,12 @@ def _cookie_data(request) -> dict:
         )
     except signing.BadSignature:
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    closes = data.get("x")
+    if isinstance(closes, int) and time.time() > closes:
+        return {"l": data.get("l", "en")}  # the campaign has closed: only the language is left
+    return data
 
 
 def _cookie_context(data: dict) -> SubmissionContext | None:
@@ -129,10 +158,14 @@ def _from_cookie(request) -> tuple[Invitation | None, str]:
 
 
 def _set_cookie(response: HttpResponse, invitation: Invitation, language: str) -> None:
+    _store_cookie(response, cookie_value(invitation, language))
+
+
+def _store_cookie(response: HttpResponse, value: str) -> None:
+    # No max_age: a session cookie, gone when the browser closes (or refused after the close).
     response.set_cookie(
         COOKIE,
-        cookie_value(invitation, language),
-        max_age=COOKIE_MAX_AGE,
+        value,
         path="/s/",
         httponly=True,
         samesite="Lax",
@@ -181,6 +214,8 @@ def _survey_view(handler):
     def view(request: HttpRequest) -> HttpResponse:
         if wait := rate_limited(request, scope="survey"):
             return _too_many(request, wait)
+        if answered := _answered_page(request):
+            return answered
         invitation, language = _from_cookie(request)
         if invitation is None:
             return _not_found(request, language)
@@ -196,6 +231,16 @@ def _survey_view(handler):
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
     return never_cache(view)
+
+
+def _answered_page(request) -> HttpResponse | None:
+    """After submitting, the survey's pages say so in the person's language (Back included)."""
+    data = _cookie_data(request)
+    if not data.get("done"):
+        return None
+    language = data.get("l") if data.get("l") in dict(settings.LANGUAGES) else "en"
+    translation.activate(language)
+    return _page(request, "survey/completed.html", {"language": language}, status=409)
 
 
 def _language_links(invitation: Invitation, language: str) -> list[dict]:
@@ -245,6 +290,8 @@ def questions(request: HttpRequest) -> HttpResponse:
     # the signed cookie, and the full invitation is loaded only to explain a refusal.
     if wait := rate_limited(request, scope="survey"):
         return _too_many(request, wait)
+    if answered := _answered_page(request):
+        return answered
     data = _cookie_data(request)
     language = data.get("l", "en")
     context = _cookie_context(data)
@@ -263,6 +310,10 @@ def questions(request: HttpRequest) -> HttpResponse:
         for key, values in request.POST.lists()
         if key not in FORM_FIELDS
     }
+    if SWITCH_LANGUAGE in request.POST:
+        # The language switch without JavaScript: the same answers, another language, nothing
+        # stored (the draft stays in the browser).
+        return _switch_language(request, submitted, request.POST[SWITCH_LANGUAGE])
     try:
         response_submit(invitation_id=context.invitation_id, answers=submitted, context=context)
     except Invitation.DoesNotExist:
@@ -277,9 +328,25 @@ def questions(request: HttpRequest) -> HttpResponse:
         spec = instrument_spec(invitation.campaign.instrument_id)
         context = _questions_context(spec, invitation, language, submitted, exc.errors)
         return _page(request, "survey/questions.html", context, status=400)
-    # The campaign id lets the thank-you page clear this browser's draft.
-    response = redirect(f"{reverse('survey:thanks')}?lang={language}&c={context.campaign_id}")
-    response.delete_cookie(COOKIE, path="/s/")
+    response = redirect(f"{reverse('survey:thanks')}?lang={language}")
+    # The cookie now says only that this browser's answers are in (and which draft to clear).
+    _store_cookie(response, _done_cookie(language, data.get("k", "")))
+    return response
+
+
+def _switch_language(request, submitted: dict, asked: str) -> HttpResponse:
+    invitation, language = _from_cookie(request)
+    if invitation is None:
+        return _not_found(request, language)
+    if asked in (invitation.campaign.languages or ["en"]):
+        language = asked
+    translation.activate(language)
+    if blocked := _blocked(request, invitation, language):
+        return blocked
+    spec = instrument_spec(invitation.campaign.instrument_id)
+    context = _questions_context(spec, invitation, language, submitted)
+    response = _page(request, "survey/questions.html", context)
+    _set_cookie(response, invitation, language)
     return response
 
 
@@ -359,7 +426,9 @@ def _questions_context(
         "skip_value": SKIP,
         "languages": _language_links(invitation, language),
         "language": language,
-        "draft_key": f"plimsoll-draft-{invitation.campaign_id}",
+        "draft_key": draft_key(invitation.pk),
+        # On this page the language switch submits the form, so answers are kept.
+        "switch_in_form": True,
         # Filled in by survey.js as answers are given; same text as the server-rendered count.
         "progress_template": _("%(answered)s of %(total)s answered"),
     }
@@ -371,9 +440,6 @@ def thanks(request: HttpRequest) -> HttpResponse:
     """Confirmation after a submission; it needs no cookie and shows nothing personal."""
     language = request.GET.get("lang")
     translation.activate(language if language in dict(settings.LANGUAGES) else "en")
-    campaign_id = request.GET.get("c", "")
-    return _page(
-        request,
-        "survey/thanks.html",
-        {"draft_key": f"plimsoll-draft-{campaign_id}" if campaign_id.isdigit() else ""},
-    )
+    key = _cookie_data(request).get("k", "")
+    valid = isinstance(key, str) and key.startswith("plimsoll-draft-")
+    return _page(request, "survey/thanks.html", {"draft_key": key if valid else ""})

@@ -4,6 +4,7 @@ import logging
 import re
 
 import pytest
+from django.core import signing
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -93,7 +94,11 @@ def test_submit_then_link_again_is_409_and_offers_nothing_to_resubmit(
     done = client.post("/s/questions/", full_answers(core_instrument, 2))
     assert done.status_code == 302
     assert done["Location"].startswith(reverse("survey:thanks"))
-    assert done.cookies[COOKIE].value == ""  # cookie removed
+    # The cookie now holds only the language and the draft key: no invitation any more.
+    from assessments.views import COOKIE_SALT
+
+    left = signing.loads(done.cookies[COOKIE].value, salt=COOKIE_SALT)
+    assert set(left) == {"done", "l", "k"}
     thanks = client.get(done["Location"])
     assert "your answers have been recorded" in thanks.content.decode()
     assert Response.objects.count() == 1
@@ -267,3 +272,62 @@ def test_a_question_posted_twice_or_in_other_digits_is_refused(client, link, cor
     assert "sent with more than one answer" in text
     assert "is not one of the answers offered" in text
     assert not Response.objects.exists()
+
+
+def test_the_cookie_ends_with_the_session_and_keys_the_draft_per_invitation(
+    client, campaign, core_instrument
+):
+    from assessments.views import COOKIE_SALT
+
+    first, token_a = link_token(campaign, 0)
+    _second, token_b = link_token(campaign, 1)
+    cookie = _enter(client, f"/s/{token_a}/").cookies[COOKIE]
+    assert not cookie["max-age"] and not cookie["expires"]  # gone when the browser closes
+    data_a = signing.loads(cookie.value, salt=COOKIE_SALT)
+    assert data_a["x"] == int(campaign.closes_at.timestamp())
+    again = signing.loads(_enter(client, f"/s/{token_a}/").cookies[COOKIE].value, salt=COOKIE_SALT)
+    data_b = signing.loads(_enter(client, f"/s/{token_b}/").cookies[COOKIE].value, salt=COOKIE_SALT)
+    assert data_a["k"] == again["k"] != data_b["k"]
+    assert token_a not in data_a["k"] and str(first.pk) not in data_a["k"].split("-")[-1][:4]
+    page = client.get("/s/questions/").content.decode()
+    assert f'data-draft-key="{data_b["k"]}"' in page
+
+
+def test_a_cookie_past_the_campaign_close_is_refused(client, link, campaign):
+    from assessments.views import COOKIE_SALT
+
+    _enter(client, link[1])
+    data = signing.loads(client.cookies[COOKIE].value, salt=COOKIE_SALT)
+    client.cookies[COOKIE] = signing.dumps({**data, "x": 1, "l": "de"}, salt=COOKIE_SALT)
+    page = client.get("/s/questions/")
+    assert page.status_code == 404
+    assert 'lang="de"' in page.content.decode()
+
+
+def test_switching_language_without_javascript_keeps_the_answers(client, link, core_instrument):
+    _enter(client, link[1])
+    codes = [item.code for item in core_instrument.items.order_by("position")][:3]
+    page = client.post("/s/questions/", {codes[0]: "2", codes[1]: "5", "switch_language": "de"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert '<html lang="de"' in body
+    for code, value in ((codes[0], "2"), (codes[1], "5")):
+        assert re.search(rf'name="{code}" value="{value}" checked', body), code
+    assert not re.search(rf'name="{codes[2]}" value="\d" checked', body)
+    assert not Response.objects.exists()
+    # The choice sticks: the next page is German too, and the switch is a button of the form.
+    again = client.get("/s/questions/").content.decode()
+    assert '<html lang="de"' in again
+    assert 'form="survey-form" name="switch_language" value="en"' in again
+
+
+def test_back_after_submitting_says_so_in_the_persons_language(client, campaign, core_instrument):
+    invitation, token = link_token(campaign)
+    Invitation.objects.filter(pk=invitation.pk).update(language="de")
+    _enter(client, f"/s/{token}/")
+    assert client.post("/s/questions/", full_answers(core_instrument)).status_code == 302
+    for url in ("/s/questions/", "/s/"):
+        back = client.get(url)
+        assert back.status_code == 409
+        body = back.content.decode()
+        assert '<html lang="de"' in body and "bereits" in body

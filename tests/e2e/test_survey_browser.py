@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from assessments.answers import decode_answers
 from assessments.models import Response
 from assessments.selectors import instrument_spec
+from assessments.services import invitation_token_issue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +93,6 @@ def test_with_javascript_draft_progress_and_submission(live_server, new_context,
     context = new_context()
     page = context.new_page()
     intro_url = f"{live_server.url}/s/"
-    draft_key = f"plimsoll-draft-{link.campaign.pk}"
 
     response = page.goto(link.url)
     assert response is not None and response.status == 200
@@ -105,6 +105,8 @@ def test_with_javascript_draft_progress_and_submission(live_server, new_context,
     page.get_by_role("link", name="Start the survey").tap()
     page.wait_for_url(f"{live_server.url}/s/questions/")
     expect(page.get_by_text("saved as a draft in this browser only")).to_be_visible()
+    draft_key = page.locator("#survey-form").get_attribute("data-draft-key")
+    assert draft_key.startswith("plimsoll-draft-") and str(link.campaign.pk) not in draft_key[-4:]
     progress_text = page.locator("#progress-text")
     expect(progress_text).to_have_text(f"0 of {QUESTIONS} answered")
 
@@ -131,12 +133,14 @@ def test_with_javascript_draft_progress_and_submission(live_server, new_context,
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Submit my answers").tap()
     assert posted.value.status == 302
-    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=en&c={link.campaign.pk}")
+    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=en")
     expect(
         page.get_by_role("heading", name="Thank you, your answers have been recorded")
     ).to_be_visible()
     page.wait_for_function("key => window.localStorage.getItem(key) === null", arg=draft_key)
-    assert not [c for c in context.cookies() if c["name"] == "plimsoll_survey"]
+    # What is left of the survey cookie names no invitation, and ends with the session.
+    (cookie,) = [c for c in context.cookies() if c["name"] == "plimsoll_survey"]
+    assert cookie["expires"] == -1
 
     expect_recorded(link, ANSWERS)
     expect_already_answered(page, link.url)
@@ -198,7 +202,7 @@ def test_without_javascript_errors_then_submission(live_server, new_context, sur
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Submit my answers").tap()
     assert posted.value.status == 302
-    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=en&c={link.campaign.pk}")
+    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=en")
     expect(
         page.get_by_role("heading", name="Thank you, your answers have been recorded")
     ).to_be_visible()
@@ -296,3 +300,72 @@ def test_german_intro_and_language_switch(live_server, new_context, survey_link)
     page.wait_for_url(f"{live_server.url}/s/questions/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(question(page, 1).get_by_role("radio", name=LABELS[0], exact=True)).to_be_visible()
+
+
+def test_two_people_on_one_computer_never_see_each_others_draft(
+    live_server, new_context, survey_link
+):
+    """Person A answers ten questions and leaves without submitting; person B opens their own
+    link in the same browser profile. B starts blank; A, coming back, finds their draft."""
+    link = survey_link()
+    other = link.campaign.invitations.exclude(pk=link.invitation.pk).get()
+    other_url = f"{live_server.url}/s/{invitation_token_issue(invitation=other)}/"
+    page = new_context().new_page()
+
+    page.goto(link.url)
+    page.goto(f"{live_server.url}/s/questions/")
+    for number in range(1, 11):
+        tap_answer(page, number, ANSWERS[number])
+    key_a = page.locator("#survey-form").get_attribute("data-draft-key")
+
+    page.goto(other_url)
+    page.goto(f"{live_server.url}/s/questions/")
+    expect(page.locator("#progress-text")).to_have_text(f"0 of {QUESTIONS} answered")
+    expect(page.locator("#survey-form input:checked")).to_have_count(0)
+    key_b = page.locator("#survey-form").get_attribute("data-draft-key")
+    assert key_b != key_a
+    tap_answer(page, 1, 1)
+
+    page.goto(link.url)
+    page.goto(f"{live_server.url}/s/questions/")
+    expect(page.locator("#progress-text")).to_have_text(f"10 of {QUESTIONS} answered")
+    expect_checked(page, range(1, 11))
+    for number in range(11, QUESTIONS + 1):
+        tap_answer(page, number, ANSWERS[number])
+    page.get_by_role("button", name="Submit my answers").tap()
+    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=en")
+    page.wait_for_function("key => window.localStorage.getItem(key) === null", arg=key_a)
+    assert draft(page, key_b) is not None  # B's own draft is B's to finish
+
+
+def test_without_javascript_the_language_switch_keeps_the_answers(
+    live_server, new_context, survey_link
+):
+    link = survey_link(language="de")
+    page = new_context(java_script_enabled=False, locale="de-DE").new_page()
+    page.goto(link.url)
+    page.goto(f"{live_server.url}/s/questions/")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    for number in (1, 2, 3):
+        fieldset = question(page, number)
+        fieldset.get_by_role("radio").nth(number).check()
+    page.get_by_role("button", name="English", exact=True).tap()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    for number in (1, 2, 3):
+        expect(question(page, number).get_by_role("radio").nth(number)).to_be_checked()
+    assert not Response.objects.filter(campaign=link.campaign).exists()
+
+    # After submitting, Back says it was answered, in the person's language.
+    page.get_by_role("button", name="Deutsch", exact=True).tap()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    page.goto(f"{live_server.url}/s/questions/")  # as a fresh visit would: German, blank
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    for number in range(1, QUESTIONS + 1):
+        question(page, number).get_by_role("radio").first.check()
+    page.get_by_role("button", name="Antworten abschicken").tap()
+    page.wait_for_url(f"{live_server.url}/s/thanks/?lang=de")
+    page.go_back()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(
+        page.get_by_role("heading", name="Sie haben diese Befragung bereits beantwortet")
+    ).to_be_visible()
