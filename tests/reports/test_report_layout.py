@@ -51,3 +51,24 @@ def test_heatmap_headers_and_summary_never_overprint(core_instrument):
         assert _overlaps(heatmap) == [], language
         # The summary page (after the cover), with its key figures side by side.
         assert _overlaps(pages[1]) == [], language
+        # A department pack, whose area table has a band beside each department's top risk.
+        pack = render_report(
+            campaign=scored.campaign, language=language, department=scored.departments["quayside"]
+        )
+        for number, words in enumerate(_pages(pack.pdf), start=1):
+            assert _overlaps(words) == [], f"{language} pack page {number}"
+
+
+def test_the_demo_packs_never_overprint(core_instrument):
+    """The demo's area tables hold every band, in German the longest labels."""
+    from accounts.models import Department
+    from assessments.demo import demo_seed
+
+    demo = demo_seed(seed=1)
+    operations = Department.objects.get(organization=demo.organization, name="Operations")
+    for language in ("de", "en"):
+        pack = render_report(
+            campaign=demo.closed_campaign, language=language, department=operations
+        )
+        for number, words in enumerate(_pages(pack.pdf), start=1):
+            assert _overlaps(words) == [], f"{language} page {number}"
