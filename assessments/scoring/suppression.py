@@ -195,16 +195,10 @@ def _victims_beside_known(published, known, present, member_at, weight, populati
     hideable = active & (published & ~known)[member_at]
     pair_class, column = np.nonzero(hideable[first])
     pair_cell = member_at[first[pair_class], column]
-    reduced = classes[pair_class] - weight[pair_cell]
-    where = np.minimum(np.searchsorted(classes, reduced), len(classes) - 1)
-    exists = classes[where] == reduced
-    target = np.where(exists, where, -1)
-    fixes_from = (exists | (reduced == 0)) & small[pair_class]
-    fixes_to = exists & (target >= 0) & small[np.maximum(target, 0)]
-    fixed_class = [pair_class[fixes_from], target[fixes_to]]
-    fixed_cell = [pair_cell[fixes_from], pair_cell[fixes_to]]
+    merging_class, merging_cell = _merges(classes, small, pair_class, pair_cell, weight)
+    fixed_class, fixed_cell = [merging_class], [merging_cell]
     stuck = small.copy()
-    stuck[np.concatenate(fixed_class)] = False
+    stuck[merging_class] = False
     if stuck.any():
         known_only = np.where(present & known[member_at], weight[member_at], np.uint64(0)).sum(
             axis=1, dtype=np.uint64
@@ -219,8 +213,32 @@ def _victims_beside_known(published, known, present, member_at, weight, populati
             fixed_class.append(np.array([c]))
             fixed_cell.append(np.array([_smallest(member_at[rows, columns], cell_count,
                                                   is_total)]))  # fmt: skip
-    fixed_class = np.concatenate(fixed_class)
-    fixed_cell = np.concatenate(fixed_cell)
+    return _first_choice(np.concatenate(fixed_class), np.concatenate(fixed_cell), cell_count,
+                         is_total)  # fmt: skip
+
+
+def _merges(classes, small, pair_class, pair_cell, weight) -> tuple[np.ndarray, np.ndarray]:
+    """(class, cell) for every small class and cell whose hiding merges it with another class.
+
+    Hiding a cell moves every class that lies in it to the class without it: when that class
+    exists (or is the invisible one, signature 0), the two merge. `pair_class`/`pair_cell`
+    list the cells each class lies in (those that may be hidden).
+    """
+    reduced = classes[pair_class] - weight[pair_cell]
+    where = np.minimum(np.searchsorted(classes, reduced), len(classes) - 1)
+    exists = classes[where] == reduced
+    target = np.where(exists, where, -1)
+    fixes_from = (exists | (reduced == 0)) & small[pair_class]
+    fixes_to = exists & (target >= 0) & small[np.maximum(target, 0)]
+    return (
+        np.concatenate([pair_class[fixes_from], target[fixes_to]]),
+        np.concatenate([pair_cell[fixes_from], pair_cell[fixes_to]]),
+    )
+
+
+def _first_choice(fixed_class, fixed_cell, cell_count, is_total) -> np.ndarray:
+    """Of the candidate cells of each class, the one to hide: a breakdown cell before a
+    total, the smallest first."""
     order = np.lexsort((fixed_cell, cell_count[fixed_cell], is_total[fixed_cell], fixed_class))
     keep = np.ones(len(order), dtype=bool)
     keep[1:] = fixed_class[order][1:] != fixed_class[order][:-1]
@@ -239,16 +257,7 @@ def _victims(classes, first, small, member_at, active, weight, cell_count, is_to
     # Every atom of a class lies in the same published cells: one atom speaks for its class.
     pair_class, columns = np.nonzero(active[first])  # sorted by class
     pair_cell = member_at[first[pair_class], columns]
-    # Hiding a cell moves every class that lies in it to the class without it: when that
-    # class exists (or is the invisible one, signature 0), the two merge.
-    reduced = classes[pair_class] - weight[pair_cell]
-    where = np.minimum(np.searchsorted(classes, reduced), len(classes) - 1)
-    exists = classes[where] == reduced
-    target = np.where(exists, where, -1)
-    fixes_from = (exists | (reduced == 0)) & small[pair_class]
-    fixes_to = exists & small[np.maximum(target, 0)] & (target >= 0)
-    fixed_class = np.concatenate([pair_class[fixes_from], target[fixes_to]])
-    fixed_cell = np.concatenate([pair_cell[fixes_from], pair_cell[fixes_to]])
+    fixed_class, fixed_cell = _merges(classes, small, pair_class, pair_cell, weight)
     stuck = np.zeros(len(classes), dtype=bool)
     stuck[np.flatnonzero(small)] = True
     stuck[fixed_class] = False
@@ -258,10 +267,7 @@ def _victims(classes, first, small, member_at, active, weight, cell_count, is_to
         )
         fixed_class = np.concatenate([fixed_class, more_class])
         fixed_cell = np.concatenate([fixed_cell, more_cell])
-    order = np.lexsort((fixed_cell, cell_count[fixed_cell], is_total[fixed_cell], fixed_class))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = fixed_class[order][1:] != fixed_class[order][:-1]
-    return fixed_cell[order][first]
+    return _first_choice(fixed_class, fixed_cell, cell_count, is_total)
 
 
 def _stuck_victims(stuck, classes, pair_class, pair_cell, weight, is_total, cell_count):

@@ -86,6 +86,20 @@ def test_a_report_of_a_replaced_run_is_withdrawn(core_instrument, client):
     assert client.get(reverse("reports:download", args=[report.pk])).status_code == 404
 
 
+def _launched(organization, instrument, target):
+    """A campaign on `target` and below, launched now (its population frozen)."""
+    now = timezone.now()
+    campaign = campaign_create(
+        organization=organization,
+        name="Spring",
+        instrument=instrument,
+        target_departments=[target],
+        languages=["en"],
+        closes_at=now + dt.timedelta(days=7),
+    )
+    return campaign_launch(campaign=campaign, now=now)
+
+
 def test_participation_while_open_follows_the_tree_at_launch(organization, core_instrument):
     ops = department_create(organization=organization, name="Ops")
     north = department_create(organization=organization, name="North", parent=ops)
@@ -94,16 +108,7 @@ def test_participation_while_open_follows_the_tree_at_launch(organization, core_
     for department, count in people.items():
         for _ in range(count):
             EmployeeFactory(organization=organization, department=department)
-    now = timezone.now()
-    campaign = campaign_create(
-        organization=organization,
-        name="Spring",
-        instrument=core_instrument,
-        target_departments=[ops],
-        languages=["en"],
-        closes_at=now + dt.timedelta(days=7),
-    )
-    campaign = campaign_launch(campaign=campaign, now=now)
+    campaign = _launched(organization, core_instrument, ops)
     assert CampaignDepartment.objects.filter(campaign=campaign).count() == 3
     answers = {item.code: "3" for item in core_instrument.items.all()}
     for invitation in Invitation.objects.filter(campaign=campaign).order_by("pk")[:12]:
@@ -128,18 +133,7 @@ def test_answered_counts_while_open_never_isolate_a_small_group(organization, co
     for department, count in ((p, 5), (a, 6)):
         for _ in range(count):
             EmployeeFactory(organization=organization, department=department)
-    now = timezone.now()
-    campaign = campaign_launch(
-        campaign=campaign_create(
-            organization=organization,
-            name="Pulse",
-            instrument=core_instrument,
-            target_departments=[p],
-            languages=["en"],
-            closes_at=now + dt.timedelta(days=7),
-        ),
-        now=now,
-    )
+    campaign = _launched(organization, core_instrument, p)
     answers = {item.code: "3" for item in core_instrument.items.all()}
     chosen = list(Invitation.objects.filter(campaign=campaign, department=a)) + list(
         Invitation.objects.filter(campaign=campaign, department=p)[:2]

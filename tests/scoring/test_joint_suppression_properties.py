@@ -21,16 +21,10 @@ from hypothesis import strategies as st
 from assessments.scoring.engine import RESPONDENTS, score_campaign
 from assessments.scoring.suppression import tree_publishable
 from tests.scoring.attackers import linear_leaks
-from tests.scoring.builders import domain, instrument, scale
+from tests.scoring.test_suppression_properties import MODEL
 
 ATTRIBUTES = ("site", "shift", "tenure")
 VALUES = {"site": ("north", "south"), "shift": ("day", "night"), "tenure": ("a", "b", "c")}
-
-MODEL = instrument(
-    [scale("s5", 1, 5)],
-    [domain("x", ["X1", "X2"], direction="higher_is_worse", high_risk=4, absolute=[2, 3, 4])],
-    [("X1", "s5"), ("X2", "s5")],
-)
 
 
 @dataclass(frozen=True)
