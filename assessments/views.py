@@ -6,8 +6,6 @@ without it, so the token does not linger in history, bookmarks or Referer header
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
@@ -36,11 +34,10 @@ from assessments.services import (
 
 COOKIE = "plimsoll_survey"
 COOKIE_SALT = "plimsoll.survey"
-# A backstop only: the cookie lives as long as the browser session, and its value names the
-# campaign's closing time, after which it is refused.
+# A backstop only: the cookie lives as long as the browser session.
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 # Form fields that are not answers.
-FORM_FIELDS = {"csrfmiddlewaretoken", "lang", SWITCH_LANGUAGE := "switch_language"}
+FORM_FIELDS = {"csrfmiddlewaretoken", "lang", SWITCH_LANGUAGE := "switch_language", "draft"}
 
 
 def _page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
@@ -86,11 +83,10 @@ def draft_key(invitation_id: int) -> str:
 
 def cookie_value(invitation: Invitation, language: str) -> str:
     """The signed survey cookie: which invitation, in which language, what storing an answer
-    needs to know (so that submitting needs no extra read), the key of its browser draft and
-    when the campaign closes (the cookie is refused after). The invitation must come with its
-    campaign and employee."""
+    needs to know (so that submitting needs no extra read) and the key of its browser draft.
+    It lasts the browser session; once the campaign closes it opens nothing but the "closed"
+    page. The invitation must come with its campaign and employee."""
     context = submission_context(invitation=invitation)
-    closes_at = invitation.campaign.closes_at
     return signing.dumps(
         {
             "i": context.invitation_id,
@@ -101,7 +97,6 @@ def cookie_value(invitation: Invitation, language: str) -> str:
             "n": context.instrument_id,
             "a": context.attributes,
             "k": draft_key(context.invitation_id),
-            "x": int(closes_at.timestamp()) if closes_at else None,
         },
         salt=COOKIE_SALT,
     )
@@ -120,12 +115,7 @@ def _cookie_data(request) -> dict:
         )
     except signing.BadSignature:
         return {}
-    if not isinstance(data, dict):
-        return {}
-    closes = data.get("x")
-    if isinstance(closes, int) and time.time() > closes:
-        return {"l": data.get("l", "en")}  # the campaign has closed: only the language is left
-    return data
+    return data if isinstance(data, dict) else {}
 
 
 def _cookie_context(data: dict) -> SubmissionContext | None:
@@ -297,6 +287,12 @@ def questions(request: HttpRequest) -> HttpResponse:
     context = _cookie_context(data)
     if context is None:
         return _not_found(request, language)
+    posted_for = request.POST.get("draft")
+    if posted_for is not None and posted_for != draft_key(context.invitation_id):
+        # The page was opened for another link: someone else's link was opened in this
+        # browser since. Their invitation must not receive these answers.
+        translation.activate(language)
+        return _page(request, "survey/other_link.html", {"language": language}, status=409)
     # One link cannot hammer the submission from many addresses either.
     who = str(context.invitation_id)
     if wait := rate_limited(
@@ -330,7 +326,7 @@ def questions(request: HttpRequest) -> HttpResponse:
         return _page(request, "survey/questions.html", context, status=400)
     response = redirect(f"{reverse('survey:thanks')}?lang={language}")
     # The cookie now says only that this browser's answers are in (and which draft to clear).
-    _store_cookie(response, _done_cookie(language, data.get("k", "")))
+    _store_cookie(response, _done_cookie(language, draft_key(context.invitation_id)))
     return response
 
 
@@ -440,6 +436,7 @@ def thanks(request: HttpRequest) -> HttpResponse:
     """Confirmation after a submission; it needs no cookie and shows nothing personal."""
     language = request.GET.get("lang")
     translation.activate(language if language in dict(settings.LANGUAGES) else "en")
-    key = _cookie_data(request).get("k", "")
+    data = _cookie_data(request)
+    key = data.get("k", "") if data.get("done") else ""  # only a finished survey's draft
     valid = isinstance(key, str) and key.startswith("plimsoll-draft-")
     return _page(request, "survey/thanks.html", {"draft_key": key if valid else ""})

@@ -18,8 +18,15 @@ _TOKEN_PATH = re.compile(
 )
 
 
+# Anything after a survey prefix that is long enough to be a token, wherever it stands in the
+# path (after "questions/", "./", "+", ";x/", or with dots inside it).
+_SURVEY_PATH = re.compile(r"(?<![A-Za-z0-9%])(?:s|%73)(?:;[^/\s]*)?/[^\s\"'<>]*", re.IGNORECASE)
+_LONG_RUN = re.compile(r"(?:[A-Za-z0-9_\-.~+]|%[0-9A-Fa-f]{2}){20,}")
+
+
 def redact(text: str) -> str:
-    return _TOKEN_PATH.sub(r"\1[token]\3", text)
+    text = _TOKEN_PATH.sub(r"\1[token]\3", text)
+    return _SURVEY_PATH.sub(lambda m: _LONG_RUN.sub("[token]", m.group(0)), text)
 
 
 class RedactSurveyTokens(logging.Filter):

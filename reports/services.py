@@ -521,12 +521,6 @@ _ACTION_FIELDS = (
 )  # fmt: skip
 
 
-_ACTION_FIELDS = (
-    "pk", "department_id", "domain_code", "title", "description", "owner", "due_date", "status",
-    "updated_at",
-)  # fmt: skip
-
-
 def _campaign_inputs(campaign: Campaign, run: ResultRun) -> str:
     """The digest of what every report of a campaign's run shares: the run, the campaign and
     its questionnaire, the departments' names and places, every action plan, the suggested
@@ -545,7 +539,8 @@ def _campaign_inputs(campaign: Campaign, run: ResultRun) -> str:
         list(
             Department.objects.for_organization(campaign.organization_id)
             .order_by("pk")
-            .values_list("pk", "name", "parent_id")
+            # The organisation's name rides along: it heads every page.
+            .values_list("pk", "name", "parent_id", "organization__name")
         ),
         list(Action.objects.filter(campaign=campaign).order_by("pk").values_list(*_ACTION_FIELDS)),
     ]

@@ -76,11 +76,18 @@ def test_gunicorn_access_log_has_no_token():
         f"/%73/{TOKEN}/",
         f"/s/{TOKEN}",
         f"GET /s/{TOKEN}/?lang=de HTTP/1.1",
+        f"/s/questions/{TOKEN}/",
+        f"/s/thanks/{TOKEN}",
+        f"/s/./{TOKEN}/",
+        f"/s/+{TOKEN}",
+        f"/s;x/{TOKEN}/",
+        f"/s/{TOKEN[:20]}.{TOKEN[20:]}/",
     ],
 )
 def test_every_spelling_of_a_survey_link_is_redacted(path):
     assert "[token]" in redact(path)
     assert TOKEN[:12] not in redact(path) and TOKEN[-12:] not in redact(path)
+    assert redact("GET /s/questions/ HTTP/1.1") == "GET /s/questions/ HTTP/1.1"
 
 
 def _gunicorn_logger():

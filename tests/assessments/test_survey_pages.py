@@ -284,7 +284,6 @@ def test_the_cookie_ends_with_the_session_and_keys_the_draft_per_invitation(
     cookie = _enter(client, f"/s/{token_a}/").cookies[COOKIE]
     assert not cookie["max-age"] and not cookie["expires"]  # gone when the browser closes
     data_a = signing.loads(cookie.value, salt=COOKIE_SALT)
-    assert data_a["x"] == int(campaign.closes_at.timestamp())
     again = signing.loads(_enter(client, f"/s/{token_a}/").cookies[COOKIE].value, salt=COOKIE_SALT)
     data_b = signing.loads(_enter(client, f"/s/{token_b}/").cookies[COOKIE].value, salt=COOKIE_SALT)
     assert data_a["k"] == again["k"] != data_b["k"]
@@ -293,15 +292,56 @@ def test_the_cookie_ends_with_the_session_and_keys_the_draft_per_invitation(
     assert f'data-draft-key="{data_b["k"]}"' in page
 
 
-def test_a_cookie_past_the_campaign_close_is_refused(client, link, campaign):
-    from assessments.views import COOKIE_SALT
-
+def test_once_the_campaign_closes_the_cookie_opens_only_the_closed_page(client, link, campaign):
     _enter(client, link[1])
-    data = signing.loads(client.cookies[COOKIE].value, salt=COOKIE_SALT)
-    client.cookies[COOKIE] = signing.dumps({**data, "x": 1, "l": "de"}, salt=COOKIE_SALT)
-    page = client.get("/s/questions/")
-    assert page.status_code == 404
-    assert 'lang="de"' in page.content.decode()
+    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    for url in ("/s/", "/s/questions/"):
+        assert client.get(url).status_code == 410
+    assert client.post("/s/questions/", {}).status_code == 410
+
+
+def test_answers_never_go_to_a_link_opened_later_in_the_same_browser(
+    client, campaign, core_instrument
+):
+    """A's questions page is open; B opens B's own link in the same browser; A submits. The
+    answers carry the draft key of A's page and are refused, for A and B alike."""
+    from assessments.views import draft_key
+
+    first, token_a = link_token(campaign, 0)
+    second, token_b = link_token(campaign, 1)
+    _enter(client, f"/s/{token_a}/")
+    page_a = client.get("/s/questions/").content.decode()
+    posted_for = re.search(r'name="draft" value="([^"]+)"', page_a).group(1)
+    assert posted_for == draft_key(first.pk)
+    _enter(client, f"/s/{token_b}/")
+    answers = {**full_answers(core_instrument), "draft": posted_for}
+    refused = client.post("/s/questions/", answers)
+    assert refused.status_code == 409
+    assert "belongs to another survey link" in refused.content.decode()
+    switched = client.post("/s/questions/", {"draft": posted_for, "switch_language": "de"})
+    assert switched.status_code == 409
+    assert not Response.objects.exists()
+    assert not Invitation.objects.filter(completed_on__isnull=False).exists()
+    # B's own page submits.
+    answers["draft"] = draft_key(second.pk)
+    assert client.post("/s/questions/", answers).status_code == 302
+
+
+def test_enter_submits_the_answers_not_a_language(client, link):
+    """The form's first submit button (what Enter presses) is the submit, not a language."""
+    _enter(client, link[1])
+    page = client.get("/s/questions/").content.decode()
+    form = page[page.index('<form method="post"') :]
+    buttons = re.findall(r"<button[^>]*>", form)
+    assert buttons and "switch_language" not in buttons[0]
+    assert 'form="survey-form"' not in page  # no button outside the form submits it
+
+
+def test_the_thank_you_page_clears_only_a_finished_draft(client, link, core_instrument):
+    _enter(client, link[1])
+    assert 'data-clear-draft=""' in client.get("/s/thanks/").content.decode()
+    client.post("/s/questions/", full_answers(core_instrument))
+    assert 'data-clear-draft="plimsoll-draft-' in client.get("/s/thanks/").content.decode()
 
 
 def test_switching_language_without_javascript_keeps_the_answers(client, link, core_instrument):
@@ -318,7 +358,7 @@ def test_switching_language_without_javascript_keeps_the_answers(client, link, c
     # The choice sticks: the next page is German too, and the switch is a button of the form.
     again = client.get("/s/questions/").content.decode()
     assert '<html lang="de"' in again
-    assert 'form="survey-form" name="switch_language" value="en"' in again
+    assert 'name="switch_language" value="en"' in again
 
 
 def test_back_after_submitting_says_so_in_the_persons_language(client, campaign, core_instrument):

@@ -328,3 +328,11 @@ def test_report_inputs_cover_scope_language_run_names_and_date(scored, monkeypat
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     monkeypatch.setattr("reports.services.timezone.localdate", lambda *a: tomorrow)
     assert report_inputs(campaign=campaign, run=run, department=None, language="en") != renamed
+
+
+def test_report_inputs_follow_the_organisation_name(scored):
+    campaign, run = scored.campaign, scored.run
+    before = report_inputs(campaign=campaign, run=run, department=None, language="en")
+    campaign.organization.name = "Harbourside Shipping & Ferries"
+    campaign.organization.save(update_fields=["name"])
+    assert report_inputs(campaign=campaign, run=run, department=None, language="en") != before
