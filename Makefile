@@ -12,7 +12,7 @@ SEED ?= 1
 help:
 	@echo "make demo              set up, load demo data and serve on http://$(HOST):$(PORT)"
 	@echo "make test              run the test suite (SQLite; set DATABASE_URL and CELERY_BROKER_URL for the integration tests)"
-	@echo "make lint              ruff lint and format check"
+	@echo "make lint              ruff lint and format check, import contracts (lint-imports)"
 	@echo "make format            apply ruff formatting"
 	@echo "make migrations-check  fail if a model change lacks a migration"
 	@echo "make worker | worker-reports | beat   run Celery processes (needs CELERY_BROKER_URL)"
@@ -67,6 +67,7 @@ test: system-packages-test $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
