@@ -207,9 +207,9 @@ class _Participation:
     completed_shown: np.ndarray  # as shown while the campaign is open
 
 
-def _participation(campaign: Campaign) -> _Participation:
+def _participation(campaign: Campaign, tree: FrozenTree | None = None) -> _Participation:
     k = campaign.min_group_size
-    tree = campaign_frozen_tree(campaign=campaign)
+    tree = tree or campaign_frozen_tree(campaign=campaign)
     index = {pk: i for i, pk in enumerate(tree.ids)}
     size = len(tree.ids) + 1
     invited = np.zeros(size, dtype=np.int64)
@@ -238,11 +238,13 @@ def _participation(campaign: Campaign) -> _Participation:
     return _Participation(tree, invited, completed, invited_shown, completed_shown)
 
 
-def answered_counts_shown_while_open(*, campaign: Campaign) -> list[int | None]:
+def answered_counts_shown_while_open(
+    *, campaign: Campaign, tree: FrozenTree | None = None
+) -> list[int | None]:
     """The groups (department ids, None for the whole campaign) whose answered count was shown
     while the campaign was open, as it stood at the close: the scoring must choose its cells
     so that they cannot be set against these."""
-    found = _participation(campaign)
+    found = _participation(campaign, tree)
     root = len(found.tree.ids)
     return [
         None if node == root else found.tree.ids[node]

@@ -551,8 +551,7 @@ def beside_a_figure(lines: list[str], name: str) -> list[str]:
     return [
         line.strip()
         for line in lines
-        if pattern.search(line)
-        and not re.fullmatch(r"\s*((hidden|verborgen)\s*)?", pattern.sub("", line))
+        if pattern.search(line) and not HIDDEN_MARK.fullmatch(pattern.sub("", line))
     ]
 
 

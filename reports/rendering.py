@@ -19,13 +19,13 @@ from django.utils.translation import ngettext
 from accounts.models import Department
 from accounts.selectors import Scope
 from assessments.models import Campaign
-from assessments.scoring import OVERALL
+from assessments.scoring import OVERALL, RESPONDENTS
 from assessments.scoring.engine import BAND_SEVERITY
 from reports import charts
 from reports.models import Action, ActionStatus, Band, DomainResult, ResultRun
 from reports.pdf import html_to_pdf
 from reports.recommendations import ACTION_BANDS, recommendations
-from reports.selectors import current_run, participation, published_respondents
+from reports.selectors import current_run, participation
 
 # How many departments a domain page ranks by name; the heatmap shows them all.
 RANKED_PER_DOMAIN = 12
@@ -249,7 +249,8 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
         ]
     context["suppressed_ids"] = {pk for pk in subtree_ids if not published(pk)}
     # The published number of respondents of the report's scope; None where it is suppressed.
-    context["respondents"] = published_respondents(run=run, department=department)
+    count = cells.get((department.pk if department else None, RESPONDENTS))
+    context["respondents"] = None if count is None or count.suppressed else count.n
     # Nothing shown even for the whole organisation: the report says so instead of implying
     # that all is well.
     context["too_few"] = department is None and not published(None)

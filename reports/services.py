@@ -84,7 +84,8 @@ def result_run_request(*, campaign: Campaign) -> ResultRun:
                 )
             }
         )
-    _refuse_rescoring_over_todays_tree(campaign)
+    if not campaign_is_frozen(campaign=campaign):
+        _refuse_rescoring_over_todays_tree(campaign)
     waiting = (
         ResultRun.objects.for_organization(campaign.organization_id)
         .filter(campaign=campaign, status__in=[RunStatus.PENDING, RunStatus.RUNNING])
@@ -178,7 +179,8 @@ def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
     if settings.SCORING_TEST_DELAY_SECONDS:
         # Test hook: lets an integration test kill a worker while a run is in progress.
         time.sleep(settings.SCORING_TEST_DELAY_SECONDS)
-    departments = campaign_frozen_tree(campaign=campaign).frame()
+    tree = campaign_frozen_tree(campaign=campaign)
+    departments = tree.frame()
     frame = score_campaign(
         answers=matrix.answers,
         response_departments=matrix.departments,
@@ -187,7 +189,7 @@ def _compute(campaign: Campaign) -> tuple[pd.DataFrame, int]:
         k=campaign.min_group_size,
         attributes=matrix.attributes,
         previous=_previous_results(campaign),
-        known_counts=answered_counts_shown_while_open(campaign=campaign),
+        known_counts=answered_counts_shown_while_open(campaign=campaign, tree=tree),
     )
     return frame, len(matrix.answers)
 
@@ -207,8 +209,7 @@ def _ensure_frozen(campaign: Campaign) -> None:
 
 
 def _refuse_rescoring_over_todays_tree(campaign: Campaign) -> None:
-    if campaign_is_frozen(campaign=campaign):
-        return
+    """For a campaign without a frozen population: refuse if it already has results."""
     if ResultRun.objects.filter(campaign=campaign, status=RunStatus.DONE).exists():
         raise ScoringRefusedError(
             {

@@ -118,12 +118,13 @@ def test_one_link_cannot_hammer_submissions_from_many_addresses(client, campaign
 def test_a_form_in_another_charset_gets_400_and_one_log_line(url, charset, caplog):
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     client.cookies["csrftoken"] = "x" * 32
-    body = "a=1".encode("utf-16") if charset == "no-such-charset" else "a=1"
+    # An unknown charset cannot encode anything: send UTF-16 bytes under its name.
+    body = "a=1".encode("utf-16" if charset == "no-such-charset" else charset)
     with caplog.at_level(logging.INFO):
         response = client.generic(
             "POST",
             url,
-            data=body if isinstance(body, bytes) else body.encode(_python_codec(charset)),
+            data=body,
             content_type=f"application/x-www-form-urlencoded; charset={charset}",
         )
     assert response.status_code == 400
@@ -131,12 +132,8 @@ def test_a_form_in_another_charset_gets_400_and_one_log_line(url, charset, caplo
     assert len(errors) == 1 and not any(r.exc_info for r in errors)
 
 
-def _python_codec(charset: str) -> str:
-    return {"latin-1": "latin-1"}.get(charset, charset)
-
-
 def test_a_utf8_form_still_passes(client):
     response = client.post(
         "/s/questions/", "a=1", content_type="application/x-www-form-urlencoded; charset=UTF-8"
     )
-    assert response.status_code != 400 or b"UTF-8" not in response.content
+    assert b"Forms must be sent in UTF-8" not in response.content

@@ -406,14 +406,11 @@ def score_campaign(
         codes_by_attribute.append((codes, len(categories)))
         kept = codes >= 0  # people without a value count in the department total only
         width = len(categories)
-        if kept.all():  # no copies of the score matrix when everyone has a value
-            layers.append((name, [str(c) for c in categories], nodes * width + codes, scores,
-                           flags))  # fmt: skip
-        else:
-            layers.append(
-                (name, [str(c) for c in categories], nodes[kept] * width + codes[kept],
-                 scores[kept], flags[kept])
-            )  # fmt: skip
+        with_value = slice(None) if kept.all() else kept  # a view, not a copy, if all have one
+        layers.append(
+            (name, [str(c) for c in categories], nodes[with_value] * width + codes[with_value],
+             scores[with_value], flags[with_value])
+        )  # fmt: skip
 
     sums = []
     for _, categories, groups, layer_scores, layer_flags in layers:
@@ -428,7 +425,8 @@ def score_campaign(
     )
     known[located[located >= 0]] = True
     known[tree.root] = None in known_counts
-    published = _suppress(tree, atoms, scores, k, known)
+    everyone = atoms.counts(np.ones(atoms.rows, dtype=bool))  # respondents per atom
+    published = _suppress(tree, atoms, everyone, scores, k, known)
     # How many respondents fall in each band, per department and domain (no breakdowns).
     distribution = tree_band_counts(tree, nodes, scores, model)
 
@@ -457,7 +455,7 @@ def score_campaign(
         for layer, (attribute, categories, *_rest) in enumerate(layers)
         if layer > 0
     ]
-    respondents = _respondent_rows(tree, atoms, published[0][:, 0])
+    respondents = _respondent_rows(tree, atoms, everyone, published[0][:, 0])
     frame = pd.concat([frame, *breakdowns, _priorities(frame), respondents], ignore_index=True)
     return _typed(frame)
 
@@ -565,7 +563,7 @@ def _breakdown_rows(
 
 
 def _suppress(
-    tree: Tree, atoms: _Atoms, scores: np.ndarray, k: int, known: np.ndarray
+    tree: Tree, atoms: _Atoms, everyone: np.ndarray, scores: np.ndarray, k: int, known: np.ndarray
 ) -> list[np.ndarray]:
     """published[layer][node, category] for every cell (layer 0: the totals), the same for
     every domain and for the respondent counts.
@@ -573,7 +571,6 @@ def _suppress(
     The populations differ only where someone skipped a domain; one choice of cells that is
     safe for each of them keeps a domain's cells from being subtracted from another's.
     """
-    everyone = atoms.counts(np.ones(atoms.rows, dtype=bool))
     populations = [everyone]  # first: the known counts are of everyone who answered
     seen = {everyone.tobytes()}
     for d in range(scores.shape[1]):
@@ -588,11 +585,12 @@ def _suppress(
     return [totals.reshape(-1, 1), *breakdowns]
 
 
-def _respondent_rows(tree: Tree, atoms: _Atoms, shown: np.ndarray) -> pd.DataFrame:
+def _respondent_rows(
+    tree: Tree, atoms: _Atoms, everyone: np.ndarray, shown: np.ndarray
+) -> pd.DataFrame:
     """One "respondents" row per department (and the organisation): how many answered at all,
     published where the department's other figures are."""
     size = tree.root + 1
-    everyone = atoms.counts(np.ones(atoms.rows, dtype=bool))
     subtree = np.bincount(atoms.node, weights=everyone, minlength=size).astype(np.int64)
     for node in tree.bottom_up:
         subtree[tree.parent[node]] += subtree[node]

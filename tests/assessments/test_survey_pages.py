@@ -287,7 +287,9 @@ def test_the_cookie_ends_with_the_session_and_keys_the_draft_per_invitation(
     again = signing.loads(_enter(client, f"/s/{token_a}/").cookies[COOKIE].value, salt=COOKIE_SALT)
     data_b = signing.loads(_enter(client, f"/s/{token_b}/").cookies[COOKIE].value, salt=COOKIE_SALT)
     assert data_a["k"] == again["k"] != data_b["k"]
-    assert token_a not in data_a["k"] and str(first.pk) not in data_a["k"].split("-")[-1][:4]
+    # A keyed digest of the invitation: neither the token nor the bare id.
+    assert re.fullmatch(r"plimsoll-draft-[0-9a-f]{24}", data_a["k"])
+    assert token_a[:8] not in data_a["k"] and data_a["k"] != f"plimsoll-draft-{first.pk}"
     page = client.get("/s/questions/").content.decode()
     assert f'data-draft-key="{data_b["k"]}"' in page
 
