@@ -68,6 +68,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python .ci/import-contracts
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

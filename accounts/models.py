@@ -35,7 +35,19 @@ class TenantQuerySet(models.QuerySet):
         if organization_id is None:
             # An unsaved or missing organisation must never widen the query to every tenant.
             return self.none()
-        return self.filter(organization_id=organization_id)
+        return self.filter(**{self.model.organization_lookup: organization_id})
+
+    def visible_to(self, access) -> TenantQuerySet:
+        """The rows an access (accounts.permissions.Access) reaches: its organisation's, and of
+        those, for a manager, the rows of their department subtree only. Nothing at all for an
+        access without a role. The model says how it reaches its organisation and department
+        (`organization_lookup`, `scope_lookup`)."""
+        if not access.is_member:
+            return self.none()
+        rows = self.for_organization(access.organization_id)
+        if self.model.scope_lookup is None:
+            return rows
+        return rows.filter(access.department_filter(self.model.scope_lookup))
 
 
 class TenantModel(models.Model):
@@ -44,6 +56,12 @@ class TenantModel(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
     objects = TenantQuerySet.as_manager()
+
+    # How a row reaches its organisation, and the department lookup that limits it to a
+    # manager's subtree ("" for a department itself; None: rows of the whole organisation,
+    # visible to every role that sees them at all).
+    organization_lookup = "organization_id"
+    scope_lookup: str | None = None
 
     class Meta:
         abstract = True
@@ -65,6 +83,7 @@ class Department(TenantModel):
         max_length=100, null=True, blank=True, help_text="Identifier in the HRIS, if any."
     )
     path = models.CharField(max_length=1000, db_index=True, editable=False, default="")
+    scope_lookup = ""
     depth = models.PositiveSmallIntegerField(editable=False, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -108,6 +127,8 @@ class Employee(TenantModel):
     # Coarse HRIS attributes only (tenure band, role type, site): never free text or exact dates.
     attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    scope_lookup = "department"
 
     class Meta:
         ordering = ["external_id"]

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Department, Employee, TenantModel
+from accounts.models import Department, Employee, TenantModel, TenantQuerySet
 
 
 class Direction(models.TextChoices):
@@ -119,12 +119,27 @@ MIN_GROUP_SIZE_FLOOR = 3
 DEFAULT_MIN_GROUP_SIZE = 5
 
 
+class CampaignQuerySet(TenantQuerySet):
+    def visible_to(self, access) -> CampaignQuerySet:
+        """Every campaign of the organisation; for a manager, the campaigns that asked people
+        of their subtree (a target department inside it, or above it)."""
+        rows = super().visible_to(access)
+        if not access.is_member or access.whole_organization:
+            return rows
+        reaches = Q(target_departments__in=access.ancestor_or_self_ids()) | Q(
+            target_departments__path__startswith=access.subtree_path
+        )
+        return rows.filter(pk__in=self.model.objects.filter(reaches).values("pk"))
+
+
 class Campaign(TenantModel):
     """One survey round across some departments, from draft to closed.
 
     Status only moves forward (see `assessments.services.campaign_transition`); a closed
     campaign never reopens. `min_group_size` is k of the anonymity rules and is frozen at launch.
     """
+
+    objects = CampaignQuerySet.as_manager()
 
     name = models.CharField(max_length=200)
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="campaigns")

@@ -1,4 +1,5 @@
-"""Reads for campaigns: instrument structure for the survey, and participation for HR."""
+"""Reads for campaigns: instrument structure for the survey, the frozen population, raw
+participation counts and the answers for scoring."""
 
 from __future__ import annotations
 
@@ -10,18 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Department
+from accounts.permissions import Access, Permission
 from assessments.models import (
     Campaign,
     CampaignDepartment,
-    CampaignStatus,
     Instrument,
     Invitation,
     Response,
 )
-from assessments.scoring.suppression import tree_publishable
 
 
 @dataclass(frozen=True)
@@ -115,30 +115,6 @@ def instrument_spec(instrument_id: int) -> InstrumentSpec:
 
 
 @dataclass(frozen=True)
-class ParticipationRow:
-    """Invited and answered counts for a department including everything below it.
-
-    `shown` is False when fewer than k people were invited: then `invited` and `completed` are
-    None, so no page can display them. `completed` is also None where the answered count may
-    not be shown: while open, where parent minus published children would isolate 1..k-1
-    people who answered; after close, everywhere here (the respondent counts are published
-    with the results, by the same suppression as every other figure).
-    """
-
-    department: Department | None  # None: the whole organisation
-    depth: int  # in the campaign's frozen tree
-    shown: bool
-    invited: int | None
-    completed: int | None
-
-    @property
-    def rate(self) -> float | None:
-        if not self.shown or not self.invited or self.completed is None:
-            return None
-        return self.completed / self.invited
-
-
-@dataclass(frozen=True)
 class FrozenTree:
     """A campaign's departments as they stood at launch, in tree order, with the organisation
     as the root (index len(ids))."""
@@ -199,16 +175,20 @@ def campaign_frozen_tree(*, campaign: Campaign) -> FrozenTree:
 
 
 @dataclass(frozen=True)
-class _Participation:
+class ParticipationCounts:
+    """Raw invited and answered counts per node of a campaign's frozen tree (the organisation
+    last), rolled up. Never shown as they are: `results.selectors` decides which may be shown
+    (the suppression engine lives there)."""
+
     tree: FrozenTree
-    invited: np.ndarray  # per node of the frozen tree (root last), rolled up
+    direct: np.ndarray  # 2 x nodes: invited and answered attached directly to each node
+    invited: np.ndarray  # per node, rolled up
     completed: np.ndarray
-    invited_shown: np.ndarray
-    completed_shown: np.ndarray  # as shown while the campaign is open
 
 
-def _participation(campaign: Campaign, tree: FrozenTree | None = None) -> _Participation:
-    k = campaign.min_group_size
+def campaign_participation_counts(
+    *, campaign: Campaign, tree: FrozenTree | None = None
+) -> ParticipationCounts:
     tree = tree or campaign_frozen_tree(campaign=campaign)
     index = {pk: i for i, pk in enumerate(tree.ids)}
     size = len(tree.ids) + 1
@@ -229,55 +209,7 @@ def _participation(campaign: Campaign, tree: FrozenTree | None = None) -> _Parti
     for node in order[:-1]:  # deepest first; the root last, and it has no parent
         invited[tree.parent[node]] += invited[node]
         completed[tree.parent[node]] += completed[node]
-    invited_shown = invited >= k
-    # Invitees and those who answered are two populations over the same people: no group of
-    # 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
-    completed_shown = tree_publishable(
-        parent=tree.parent, direct=direct, k=k, allowed=invited_shown, zero_shown=True
-    )
-    return _Participation(tree, invited, completed, invited_shown, completed_shown)
-
-
-def answered_counts_shown_while_open(
-    *, campaign: Campaign, tree: FrozenTree | None = None
-) -> list[int | None]:
-    """The groups (department ids, None for the whole campaign) whose answered count was shown
-    while the campaign was open, as it stood at the close: the scoring must choose its cells
-    so that they cannot be set against these."""
-    found = _participation(campaign, tree)
-    root = len(found.tree.ids)
-    return [
-        None if node == root else found.tree.ids[node]
-        for node in np.flatnonzero(found.completed_shown).tolist()
-    ]
-
-
-def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
-    """Participation per department, rolled up over the campaign's frozen tree, and for the
-    whole campaign (the first row). Counts follow the department snapshot taken at launch.
-
-    Invited counts are shown for groups of at least k invited. While the campaign is open,
-    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
-    who answered can be worked out by subtraction); after close, not here at all.
-    """
-    found = _participation(campaign)
-    tree = found.tree
-    size = len(tree.ids) + 1
-    closed = campaign.status == CampaignStatus.CLOSED
-
-    def row(node: int) -> ParticipationRow:
-        shown = bool(found.invited_shown[node])
-        answered_shown = shown and not closed and found.completed_shown[node]
-        return ParticipationRow(
-            department=None if node == size - 1 else tree.departments[tree.ids[node]],
-            depth=-1 if node == size - 1 else tree.depth[node],
-            shown=shown,
-            invited=int(found.invited[node]) if shown else None,
-            completed=int(found.completed[node]) if answered_shown else None,
-        )
-
-    # Departments nobody was invited in are left out.
-    return [row(size - 1)] + [row(node) for node in range(size - 1) if found.invited[node]]
+    return ParticipationCounts(tree, direct, invited, completed)
 
 
 @dataclass(frozen=True)
@@ -371,3 +303,10 @@ def _answer_blocks_generic(campaign_id: int, attributes: list[str]):
         blocks[key].append(bytes(answers))
     for (department_id, *attribute_values), parts in blocks.items():
         yield department_id, tuple(attribute_values), len(parts), b"".join(parts)
+
+
+def campaigns(*, access: Access) -> QuerySet[Campaign]:
+    """The campaigns the access may see: all of its organisation's, or for a manager those
+    that asked people of their subtree."""
+    access.require(Permission.VIEW_CAMPAIGNS)
+    return Campaign.objects.visible_to(access).select_related("instrument")

@@ -251,7 +251,11 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 @transaction.atomic
 def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None = None) -> Campaign:
-    """Move a campaign to status `to`, or raise IllegalTransitionError saying why not."""
+    """Move a campaign to status `to`, or raise IllegalTransitionError saying why not.
+
+    To close, interfaces call `results.services.campaign_close`, which calls this and asks for
+    the scoring run in the same transaction.
+    """
     now = now or timezone.now()
     if to not in CampaignStatus.values:
         raise IllegalTransitionError(
@@ -292,10 +296,6 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
     locked.save(update_fields=fields)
     if to == CampaignStatus.OPEN:
         _enqueue_on_commit("send_invitations", locked.pk)
-    if to == CampaignStatus.CLOSED:
-        from reports.services import result_run_request  # reports builds on assessments
-
-        result_run_request(campaign=locked)
     return locked
 
 
@@ -355,32 +355,23 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
     return locked
 
 
-@dataclass(frozen=True)
-class ScheduleResult:
-    opened: int
-    closed: int
+def campaigns_open_due(*, now: dt.datetime | None = None) -> int:
+    """Open the scheduled campaigns whose time has come; the number opened.
 
-
-def campaigns_advance_schedule(*, now: dt.datetime | None = None) -> ScheduleResult:
-    """Open scheduled campaigns whose time has come and close open ones past their end."""
+    Closing on schedule is `results.services.campaigns_advance_schedule`: a close starts the
+    scoring, which lives in the layer above.
+    """
     now = now or timezone.now()
-    opened = closed = 0
-    due_to_open = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, opens_at__lte=now)
-    for campaign in due_to_open.only("pk"):
-        opened += _transition_if_still_due(campaign, CampaignStatus.OPEN, now)
-    due_to_close = Campaign.objects.filter(status=CampaignStatus.OPEN, closes_at__lte=now)
-    for campaign in due_to_close.only("pk"):
-        closed += _transition_if_still_due(campaign, CampaignStatus.CLOSED, now)
-    return ScheduleResult(opened=opened, closed=closed)
-
-
-def _transition_if_still_due(campaign: Campaign, to: str, now: dt.datetime) -> int:
-    # Two sweeps may overlap (a slow beat, a manual run): the one that loses the race skips.
-    try:
-        campaign_transition(campaign=campaign, to=to, now=now)
-    except IllegalTransitionError:
-        return 0
-    return 1
+    opened = 0
+    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, opens_at__lte=now)
+    for campaign in due.only("pk"):
+        # Two sweeps may overlap (a slow beat, a manual run): the one that loses the race skips.
+        try:
+            campaign_transition(campaign=campaign, to=CampaignStatus.OPEN, now=now)
+        except IllegalTransitionError:
+            continue
+        opened += 1
+    return opened
 
 
 def _enqueue_on_commit(task_name: str, *args: Any) -> None:

@@ -1,4 +1,6 @@
-"""Celery tasks for campaigns: thin wrappers that take ids and call one service.
+"""Celery tasks for delivery: thin wrappers that take ids and call one service.
+
+Opening and closing on schedule and scoring are in `results.tasks` (a close starts scoring).
 
 Every task here is safe to run twice and safe to run late: the state it acts on is in the
 database, and the services re-check it row by row.
@@ -7,14 +9,6 @@ database, and the services re-check it row by row.
 from celery import shared_task
 
 from assessments import services
-
-
-@shared_task(name="assessments.tasks.advance_campaign_schedules")
-def advance_campaign_schedules() -> dict:
-    """Beat: open and close campaigns whose time has come, then start due reminder rounds."""
-    result = services.campaigns_advance_schedule()
-    reminders = services.reminders_schedule_due()
-    return {"opened": result.opened, "closed": result.closed, "reminder_rounds": reminders}
 
 
 @shared_task(name="assessments.tasks.send_invitations")
@@ -39,20 +33,3 @@ def sweep_deliveries() -> list[int]:
     for campaign_id in campaign_ids:
         services.campaign_delivery_queue(campaign_id=campaign_id)
     return campaign_ids
-
-
-@shared_task(name="assessments.tasks.score_campaign", acks_late=True)
-def score_campaign(run_id: int) -> dict:
-    """Score one ResultRun. Redelivered if the worker dies (see task_annotations)."""
-    from reports.services import result_run_execute
-
-    run = result_run_execute(run_id=run_id)
-    return {"run": run.pk, "status": run.status}
-
-
-@shared_task(name="assessments.tasks.sweep_result_runs")
-def sweep_result_runs() -> list[int]:
-    """Beat: re-enqueue scoring runs left pending (broker down at close) or abandoned."""
-    from reports.services import result_runs_sweep
-
-    return result_runs_sweep()

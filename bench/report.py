@@ -243,8 +243,8 @@ def invite(organization, campaigns, tree: Tree, answered: list[np.ndarray], rng)
 
 def score(campaign) -> int:
     """A scoring run as the close of a campaign requests it, executed here (not on Celery)."""
-    from reports import services
-    from reports.models import RunStatus
+    from results import services
+    from results.models import RunStatus
 
     with mock.patch.object(services, "_enqueue") as enqueue:
         run = services.result_run_request(campaign=campaign)
@@ -259,8 +259,8 @@ def score(campaign) -> int:
 
 def priority_rows(run_id: int) -> dict[int, bool]:
     """Department id → whether its priority (overall) row is suppressed."""
-    from assessments.scoring import OVERALL
-    from reports.models import DomainResult
+    from results.models import DomainResult
+    from results.scoring import OVERALL
 
     return dict(
         DomainResult.objects.filter(

@@ -10,7 +10,7 @@ with one binary COPY per campaign.
 The measurement runs in its own process (`python -m bench.scoring --measure`, configuration
 on stdin), started before any data is generated so that its peak RSS is the scoring's own:
 
-- end to end: `reports.services.result_run_execute` on a PENDING run made by
+- end to end: `results.services.result_run_execute` on a PENDING run made by
   `result_run_request` (only its hand-off to Celery suppressed): load, compute, suppress,
   persist, with no trends (no earlier campaign has results yet);
 - floor: the same stored answers read into an int8 matrix and nothing else, through the same
@@ -491,7 +491,7 @@ class CpuClock:
 
 
 def measure_scoring(campaign, clock: CpuClock) -> tuple[dict, int]:
-    from reports import services
+    from results import services
 
     # The request is made as the close of a campaign makes it; only the hand-off to Celery is
     # left out (eager without a broker, it would run the scoring inside the request).
@@ -559,9 +559,9 @@ def check_run(run_id: int, campaign, expected: dict, departments: int, floor) ->
     """What is wrong with a finished run: status, counts, completeness and the organisation's
     figures against an independent computation. Empty when it is right."""
     from accounts.models import Department
-    from assessments.scoring import OVERALL, RESPONDENTS
     from assessments.selectors import instrument_spec
-    from reports.models import DomainResult, ResultRun, RunStatus
+    from results.models import DomainResult, ResultRun, RunStatus
+    from results.scoring import OVERALL, RESPONDENTS
 
     run = ResultRun.objects.get(pk=run_id)
     problems = []
@@ -630,7 +630,7 @@ def score_repeatedly(campaign, expected: dict, clock: CpuClock) -> tuple[list[di
 
 def runs_done(run_ids: list[int]) -> list[str]:
     """Every run finished; only the last is current (each one replaced the one before)."""
-    from reports.models import ResultRun, RunStatus
+    from results.models import ResultRun, RunStatus
 
     problems = []
     for run in ResultRun.objects.filter(pk__in=run_ids[:-1]):
@@ -649,8 +649,8 @@ def measure(config: dict) -> dict:
 
     from assessments.models import Campaign
     from assessments.selectors import instrument_spec
-    from reports import services  # noqa: F401 - loaded up front, as a worker has it loaded
-    from reports.models import DomainResult, ResultRun
+    from results import services  # noqa: F401 - loaded up front, as a worker has it loaded
+    from results.models import DomainResult, ResultRun
 
     large, small = config["campaigns"]["large"], config["campaigns"]["small"]
     breakdowns = config["campaigns"]["attributes"]

@@ -46,22 +46,25 @@ app.conf.update(
     redis_socket_connect_timeout=BROKER_SOCKET_TIMEOUT,
     task_default_queue="default",
     task_queues=(Queue("default"), Queue("reports")),
-    # PDF rendering is memory-heavy and runs on its own workers.
+    # PDF rendering is memory-heavy and runs on its own workers; everything else (delivery,
+    # scoring, sweeps) goes to `default`.
     task_routes={"reports.tasks.*": {"queue": "reports"}},
     task_annotations={
         # A scoring run killed mid-way (OOM, deploy) goes back to the queue instead of being
         # acknowledged as if it had finished; the run itself is idempotent.
+        "results.tasks.score_run": {"reject_on_worker_lost": True},
+        # Its name before scoring moved to `results`: messages queued before an upgrade.
         "assessments.tasks.score_campaign": {"reject_on_worker_lost": True},
     },
     beat_schedule={
         "advance-campaign-schedules": {
-            "task": "assessments.tasks.advance_campaign_schedules",
+            "task": "results.tasks.advance_campaign_schedules",
             "schedule": 60.0,
             # A run that waited longer than its period is dropped: the next one comes anyway.
             "options": {"expires": 60.0},
         },
         "sweep-result-runs": {
-            "task": "assessments.tasks.sweep_result_runs",
+            "task": "results.tasks.sweep_runs",
             "schedule": 60.0,
             # A run that waited longer than its period is dropped: the next one comes anyway.
             "options": {"expires": 60.0},

@@ -43,7 +43,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "accounts",
     "assessments",
+    "results",
     "reports",
+    "backoffice",
+    "demo",
 ]
 
 MIDDLEWARE = [

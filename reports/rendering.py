@@ -17,15 +17,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Department
-from accounts.selectors import Scope
+from accounts.permissions import access_for_organization
 from assessments.models import Campaign
-from assessments.scoring import OVERALL, RESPONDENTS
-from assessments.scoring.engine import BAND_SEVERITY
 from reports import charts
-from reports.models import Action, ActionStatus, Band, DomainResult, ResultRun
+from reports.models import Action, ActionStatus
 from reports.pdf import html_to_pdf
 from reports.recommendations import ACTION_BANDS, recommendations
-from reports.selectors import current_run, participation
+from results.models import Band, DomainResult, ResultRun
+from results.scoring import OVERALL, RESPONDENTS
+from results.scoring.engine import BAND_SEVERITY
+from results.selectors import current_run, participation
 
 # How many departments a domain page ranks by name; the heatmap shows them all.
 RANKED_PER_DOMAIN = 12
@@ -73,7 +74,7 @@ class DepartmentPage:
 class AreaRow:
     """One department of a pack's subtree: participation and, where published, priorities."""
 
-    participation: object  # assessments.selectors.ParticipationRow
+    participation: object  # results.selectors.ParticipationRow
     page: DepartmentPage | None  # None: results suppressed
 
 
@@ -127,7 +128,8 @@ def render_report(
 
 def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -> dict:
     organization = campaign.organization
-    scope = Scope(organization.pk, True, None)  # reports are made by HR for the organisation
+    # Reports are made for the organisation; a pack is cut to its department below.
+    access = access_for_organization(organization)
     instrument = campaign.instrument
     norms = instrument.definition.get("norms") or {}
     domains = [
@@ -209,7 +211,7 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
     }
     if department is None:
         context.update(
-            _organisation_summary(campaign, scope, cells, by_code, departments, labels, published)
+            _organisation_summary(campaign, access, cells, by_code, departments, labels, published)
         )
         context["domain_pages"] = [_domain_page(domain, cells, rows, labels) for domain in domains]
         context["department_pages"] = pages
@@ -226,7 +228,7 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
         context["participation"] = _participation_counts(
             [
                 row
-                for row in participation(scope=scope, campaign=campaign)
+                for row in participation(access=access, campaign=campaign)
                 if row.department is not None and row.department.pk in subtree_ids
             ],
             published,
@@ -329,7 +331,7 @@ def _department_page(department, domains, cells, actions, instrument_code, langu
     )
 
 
-def _organisation_summary(campaign, scope, cells, by_code, departments, labels, published):
+def _organisation_summary(campaign, access, cells, by_code, departments, labels, published):
     organisation = [
         (by_code[code], cell)
         for (department_id, code), cell in cells.items()
@@ -358,7 +360,7 @@ def _organisation_summary(campaign, scope, cells, by_code, departments, labels, 
         ),
         key=lambda pair: -abs(pair[1].trend_diff),
     )[:5]
-    rows = _participation_counts(participation(scope=scope, campaign=campaign), published)
+    rows = _participation_counts(participation(access=access, campaign=campaign), published)
     overall_participation = next((r for r in rows if r.department is None), None)
     top_level = [r for r in rows if r.department is not None and r.department.depth == 0]
     org_overall = cells.get((None, OVERALL))

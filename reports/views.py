@@ -7,6 +7,8 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.permissions import access_for
+from reports.models import Report
 from reports.selectors import report_for_download
 
 
@@ -16,7 +18,12 @@ from reports.selectors import report_for_download
 def report_download(request: HttpRequest, pk: int) -> FileResponse:
     """Stream a finished PDF to someone whose scope covers it. Anyone else gets 404, which
     does not even confirm that the report exists."""
-    report = report_for_download(user=request.user, report_id=pk)
+    # Until pages carry a current organisation, the access is the user's in the report's
+    # organisation: without a membership there it is no access at all. A superuser is no
+    # exception; the admin site has its own download.
+    organization_id = Report.objects.filter(pk=pk).values_list("organization_id", flat=True)
+    access = access_for(user=request.user, organization=organization_id.first())
+    report = report_for_download(access=access, report_id=pk)
     if report is None:
         raise Http404("No such report, or it is not ready yet.")
     return FileResponse(

@@ -9,7 +9,8 @@ from django.utils import timezone
 from accounts.models import Department, Employee, Membership, Organization, Role, User
 from accounts.services import department_create
 from assessments.models import Campaign, Invitation, Response
-from reports.models import Action, ResultRun
+from reports.models import Action
+from results.models import ResultRun
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):

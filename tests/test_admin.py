@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from accounts.models import Department, User
 from accounts.services import department_create
-from assessments.demo import demo_seed
 from assessments.models import Campaign, CampaignStatus, Invitation, InvitationToken
-from reports.models import DomainResult, ResultRun
-from reports.services import result_run_execute
+from demo.seed import demo_seed
+from results.models import DomainResult, ResultRun
+from results.services import result_run_execute
 from tests.factories import CampaignFactory
 from tests.reports.scoring_fixtures import add_responses
 
@@ -267,11 +267,11 @@ def test_run_pages_show_the_current_run_only_and_counts_only_when_published(staf
     replaced = ResultRun.objects.create(
         organization=current.organization, campaign=current.campaign, status="done"
     )
-    listing = staff_client.get(reverse("admin:reports_resultrun_changelist")).content.decode()
+    listing = staff_client.get(reverse("admin:results_resultrun_changelist")).content.decode()
     assert f">{current.pk}<" in listing and f">{replaced.pk}<" not in listing
-    gone = staff_client.get(reverse("admin:reports_resultrun_change", args=[replaced.pk]))
+    gone = staff_client.get(reverse("admin:results_resultrun_change", args=[replaced.pk]))
     assert gone.status_code == 302  # the admin's "doesn't exist" redirect
-    page = staff_client.get(reverse("admin:reports_resultrun_change", args=[current.pk]))
+    page = staff_client.get(reverse("admin:results_resultrun_change", args=[current.pk]))
     body = page.content.decode()
     published = DomainResult.objects.get(
         run=current, domain_code="respondents", department__isnull=True
@@ -290,9 +290,9 @@ def test_a_run_below_k_shows_no_respondent_count(staff_client, organization, cor
         organization=organization, campaign=campaign
     ).pk)  # fmt: skip
     assert run.status == "done", run.error
-    body = staff_client.get(reverse("admin:reports_resultrun_change", args=[run.pk])).content
+    body = staff_client.get(reverse("admin:results_resultrun_change", args=[run.pk])).content
     assert b"hidden (below k = 5" in body
-    listing = staff_client.get(reverse("admin:reports_resultrun_changelist")).content.decode()
+    listing = staff_client.get(reverse("admin:results_resultrun_changelist")).content.decode()
     row = listing.split(f">{run.pk}<", 1)[1].split("</tr>", 1)[0]
     assert ">1<" not in row and "hidden" in row
 
@@ -300,7 +300,7 @@ def test_a_run_below_k_shows_no_respondent_count(staff_client, organization, cor
 def test_admin_pages_with_results_are_not_stored(staff_client, demo):
     run = ResultRun.objects.get(campaign=demo.closed_campaign, is_current=True)
     for url in (
-        reverse("admin:reports_resultrun_change", args=[run.pk]),
+        reverse("admin:results_resultrun_change", args=[run.pk]),
         reverse("admin:assessments_campaign_change", args=[demo.closed_campaign.pk]),
     ):
         assert "no-store" in staff_client.get(url)["Cache-Control"], url

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Department, Employee, Membership, Organization, Role, User
-from assessments.demo import DEMO_PASSWORD, DEMO_SLUG, HR_EMAIL, MANAGER_EMAIL
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
+from demo.seed import DEMO_PASSWORD, DEMO_SLUG, HR_EMAIL, MANAGER_EMAIL
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +168,8 @@ def test_seed_never_replaces_an_organisation_it_did_not_make(core_instrument):
 
 
 def test_seed_prints_working_survey_links_and_reports(core_instrument, client):
-    from reports.models import Report, ReportStatus, ResultRun
+    from reports.models import Report, ReportStatus
+    from results.models import ResultRun
 
     output = _seed(1, reports=True)
     links = [line.strip() for line in output.splitlines() if "/s/" in line]

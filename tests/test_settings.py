@@ -76,6 +76,27 @@ def test_celery_reliability_settings():
     assert conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT
     assert conf.task_time_limit < VISIBILITY_TIMEOUT
     assert conf.broker_transport_options["socket_timeout"] > 0
+    assert conf.task_annotations["results.tasks.score_run"]["reject_on_worker_lost"]
+    # Its name before the move to `results`, for messages queued before an upgrade.
     assert conf.task_annotations["assessments.tasks.score_campaign"]["reject_on_worker_lost"]
     assert {q.name for q in conf.task_queues} == {"default", "reports"}
     assert app.amqp.router.route({}, "reports.tasks.render_report")["queue"].name == "reports"
+
+
+def test_every_task_is_registered_routed_and_scheduled_by_a_name_that_exists():
+    """Scoring runs on `default`, PDFs on `reports`; the beat only names registered tasks; the
+    names scoring and the schedule had before they moved to `results` still resolve."""
+    from config.celery import app
+    from results.tasks import LEGACY_NAMES
+
+    app.loader.import_default_modules()
+    router = app.amqp.router
+    for name in ("results.tasks.score_run", "results.tasks.sweep_runs", *LEGACY_NAMES):
+        assert name in app.tasks, name
+        assert router.route({}, name)["queue"].name == "default", name
+    for name in ("reports.tasks.render_report", "reports.tasks.sweep_reports"):
+        assert router.route({}, name)["queue"].name == "reports", name
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry["task"]
+    for old, new in LEGACY_NAMES.items():
+        assert app.tasks[old].run is app.tasks[new].run

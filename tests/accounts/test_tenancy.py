@@ -5,7 +5,8 @@ from django.apps import apps
 
 from accounts.models import Department, Employee, Membership, TenantModel, TenantQuerySet
 from assessments.models import Campaign, Invitation, Response
-from reports.models import Action, ResultRun
+from reports.models import Action
+from results.models import ResultRun
 from tests import factories
 
 pytestmark = pytest.mark.django_db

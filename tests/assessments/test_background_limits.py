@@ -18,8 +18,10 @@ from assessments.services import (
     invitations_send_pending,
 )
 from config.celery import app
-from reports.models import Report, ResultRun, RunStatus
-from reports.services import reports_sweep, result_run_execute, result_runs_sweep
+from reports.models import Report
+from reports.services import reports_sweep
+from results.models import ResultRun, RunStatus
+from results.services import result_run_execute, result_runs_sweep
 from tests.assessments.survey_fixtures import open_campaign
 from tests.reports.scoring_fixtures import build_tree, closed_campaign
 

@@ -15,8 +15,8 @@ from assessments.services import (
     campaign_create,
     campaign_transition,
     campaign_update,
-    campaigns_advance_schedule,
 )
+from results.services import campaigns_advance_schedule
 from tests.factories import CampaignFactory, DepartmentFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.services import department_create
 from assessments.models import Invitation
-from assessments.selectors import campaign_participation
+from results.selectors import campaign_participation
 from tests.factories import CampaignFactory, EmployeeFactory
 
 pytestmark = pytest.mark.django_db

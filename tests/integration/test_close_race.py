@@ -8,15 +8,14 @@ import pytest
 from django.db import connection
 
 from assessments import services
-from assessments.models import CampaignStatus, Invitation, Response
+from assessments.models import Invitation, Response
 from assessments.services import (
     CampaignNotOpenError,
-    campaign_transition,
     response_submit,
 )
-from reports.models import ResultRun
-from reports.selectors import published_respondents
-from reports.services import result_run_execute
+from results.models import ResultRun
+from results.selectors import published_respondents
+from results.services import campaign_close, result_run_execute
 from tests.assessments.survey_fixtures import full_answers, open_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +59,7 @@ def test_no_response_commits_after_the_close(organization, core_instrument, monk
     for thread in threads:
         thread.start()
     time.sleep(0.25)
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     at_close = Response.objects.filter(campaign=campaign).count()
     for thread in threads:
         thread.join(timeout=60)

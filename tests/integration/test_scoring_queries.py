@@ -5,17 +5,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import department_create
-from assessments.models import CampaignStatus
-from assessments.services import campaign_transition
-from reports.models import DomainResult, ResultRun
-from reports.services import result_run_execute
+from results.models import DomainResult, ResultRun
+from results.services import campaign_close, result_run_execute
 from tests.reports.scoring_fixtures import add_responses, build_tree, closed_campaign
 
 pytestmark = pytest.mark.django_db
 
 
 def _score(campaign) -> tuple[int, int]:
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     run = ResultRun.objects.get(campaign=campaign)
     with CaptureQueriesContext(connection) as queries:
         result_run_execute(run_id=run.pk)

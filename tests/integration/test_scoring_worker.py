@@ -10,9 +10,8 @@ import pytest
 from django.utils import timezone
 
 from assessments.models import CampaignStatus
-from assessments.services import campaign_transition
-from reports.models import DomainResult, ResultRun, RunStatus
-from reports.services import result_runs_sweep
+from results.models import DomainResult, ResultRun, RunStatus
+from results.services import campaign_close, result_runs_sweep
 from tests.integration.conftest import (
     ROOT,
     _database_url_for_tests,
@@ -42,7 +41,7 @@ def test_closing_a_campaign_is_scored_by_the_worker(
     celery_worker_process, organization, core_instrument
 ):
     campaign = closed_campaign(organization, core_instrument, build_tree(organization))
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     run = wait_for(lambda: _complete(campaign), timeout=60)
     assert run.response_count == 20
     assert DomainResult.objects.filter(run=run).count() == _expected_cells(campaign)
@@ -68,9 +67,9 @@ def test_a_worker_killed_mid_run_is_redelivered_and_leaves_one_complete_run(
         env={"SCORING_TEST_DELAY_SECONDS": "4"},
     )  # fmt: skip
     try:
-        from assessments.tasks import score_campaign
+        from results.tasks import score_run
 
-        score_campaign.apply_async(args=[run.pk], queue="scoring-kill")
+        score_run.apply_async(args=[run.pk], queue="scoring-kill")
         wait_for(lambda: ResultRun.objects.get(pk=run.pk).status == RunStatus.RUNNING, timeout=30)
         (child,) = _children(worker.pid)
         os.kill(child, signal.SIGKILL)  # the process doing the run dies mid-way

@@ -31,18 +31,19 @@ from django.utils import timezone
 
 from accounts.models import Department, Employee
 from accounts.services import department_create
-from assessments.models import Campaign, CampaignStatus, Instrument, Invitation
-from assessments.scoring import RESPONDENTS, InstrumentModel, score_campaign
+from assessments.models import Campaign, Instrument, Invitation
 from assessments.selectors import campaign_answer_matrix, campaign_frozen_tree
 from assessments.services import (
     campaign_create,
     campaign_launch,
-    campaign_transition,
     response_submit,
 )
-from reports.models import Action, ActionStatus, DomainResult, ResultRun
-from reports.selectors import current_run
-from reports.services import action_create, result_run_execute
+from reports.models import Action, ActionStatus
+from reports.services import action_create
+from results.models import DomainResult, ResultRun
+from results.scoring import RESPONDENTS, InstrumentModel, score_campaign
+from results.selectors import current_run
+from results.services import campaign_close, result_run_execute
 from tests.factories import OrganizationFactory
 
 K = 5
@@ -154,7 +155,7 @@ def build_scored_campaign(
         for respondent, invitation in enumerate(invitations):
             answers = _answers(key, respondent, min(5, base + shift), items)
             response_submit(invitation_id=invitation.pk, answers=answers)
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     pending = ResultRun.objects.get(campaign=campaign)
     run = result_run_execute(run_id=pending.pk)
     assert current_run(campaign=campaign) == run, run.error

@@ -13,20 +13,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Department, Employee, User
-from accounts.selectors import Scope
+from accounts.permissions import access_for, access_for_organization
 from accounts.services import department_create, department_move
-from assessments.demo import demo_seed
-from assessments.models import CampaignDepartment, CampaignStatus, Invitation
-from assessments.selectors import campaign_participation
+from assessments.models import CampaignDepartment, Invitation
 from assessments.services import (
     campaign_create,
     campaign_launch,
-    campaign_transition,
     response_submit,
 )
-from reports.models import DomainResult, Report, ReportStatus, ResultRun, RunStatus
-from reports.selectors import current_run, participation, report_for_download
-from reports.services import ScoringRefusedError, result_run_execute, result_run_request
+from demo.seed import demo_seed
+from reports.models import Report, ReportStatus
+from reports.selectors import report_for_download
+from results.models import DomainResult, ResultRun, RunStatus
+from results.selectors import campaign_participation, current_run, participation
+from results.services import (
+    ScoringRefusedError,
+    campaign_close,
+    result_run_execute,
+    result_run_request,
+)
 from tests.factories import EmployeeFactory, MembershipFactory
 from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign
 from tests.reports.scoring_fixtures import build_tree, closed_campaign
@@ -79,9 +84,10 @@ def test_a_report_of_a_replaced_run_is_withdrawn(core_instrument, client):
     report.file.save("old.pdf", ContentFile(b"%PDF-1.7 old"))
     user = User.objects.create_user("hr@harbourside.test", "a-long-test-password")
     MembershipFactory(user=user, organization=scored.organization, role="admin")
-    assert report_for_download(user=user, report_id=report.pk) == report
+    access = access_for(user=user, organization=scored.organization)
+    assert report_for_download(access=access, report_id=report.pk) == report
     _rescore(scored.campaign)
-    assert report_for_download(user=user, report_id=report.pk) is None
+    assert report_for_download(access=access, report_id=report.pk) is None
     client.force_login(user)
     assert client.get(reverse("reports:download", args=[report.pk])).status_code == 404
 
@@ -148,10 +154,8 @@ def test_answered_counts_while_open_never_isolate_a_small_group(organization, co
 
 def test_after_close_answered_counts_are_the_published_respondent_counts(core_instrument):
     scored = build_scored_campaign(core_instrument)
-    scope = Scope(
-        organization_id=scored.organization.pk, whole_organization=True, subtree_path=None
-    )
-    rows = participation(scope=scope, campaign=scored.campaign)
+    access = access_for_organization(scored.organization, role="analyst")
+    rows = participation(access=access, campaign=scored.campaign)
     respondents = dict(
         DomainResult.objects.filter(
             run=scored.run, domain_code="respondents", suppressed=False
@@ -177,7 +181,7 @@ def test_a_campaign_scored_before_freezing_refuses_a_rescoring(
     tree = build_tree(organization)
     campaign = closed_campaign(organization, core_instrument, tree)
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+        campaign_close(campaign=campaign)
     assert ResultRun.objects.get(campaign=campaign).status == RunStatus.DONE
     # As a campaign scored before this release: results, but no frozen tree.
     CampaignDepartment.objects.filter(campaign=campaign).delete()

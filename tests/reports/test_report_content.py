@@ -16,8 +16,8 @@ import yaml
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from assessments.scoring import OVERALL
 from reports import charts
+from results.scoring import OVERALL
 from tests.reports.pdf_tools import flat, html_text, pdf_text, two_places, whole
 from tests.reports.report_fixtures import (
     INVITED,

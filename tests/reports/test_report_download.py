@@ -10,9 +10,10 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.services import department_create
-from reports.models import Report, ReportStatus, ResultRun, RunStatus
+from reports.models import Report, ReportStatus
 from reports.pdf import html_to_pdf
 from reports.services import report_filename, report_render, report_request
+from results.models import ResultRun, RunStatus
 from tests.factories import CampaignFactory, MembershipFactory, OrganizationFactory, UserFactory
 from tests.reports.pdf_tools import pdf_text
 from tests.reports.report_fixtures import build_scored_campaign
@@ -144,9 +145,14 @@ def test_unfinished_and_failed_reports_cannot_be_downloaded(client, organization
     assert client.post(_url(world["organisation"])).status_code == 405
 
 
-def test_superusers_get_every_report(client, world):
+def test_a_superuser_has_no_special_reach_outside_the_admin_site(client, world):
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
-    assert _download(client, world["beacon"])[0].status_code == 200
+    assert _download(client, world["beacon"])[0].status_code == 404
+    # The admin site is where a superuser works: its own download serves the file.
+    response = client.get(reverse("admin:reports_report_download", args=[world["beacon"].pk]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
 
 
 def test_a_rendered_report_downloads_end_to_end(client, core_instrument, organization):

@@ -62,7 +62,7 @@ def test_heatmap_headers_and_summary_never_overprint(core_instrument):
 def test_the_demo_packs_never_overprint(core_instrument):
     """The demo's area tables hold every band, in German the longest labels."""
     from accounts.models import Department
-    from assessments.demo import demo_seed
+    from demo.seed import demo_seed
 
     demo = demo_seed(seed=1)
     operations = Department.objects.get(organization=demo.organization, name="Operations")

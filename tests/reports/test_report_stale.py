@@ -6,9 +6,10 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from reports.models import Report, ReportStatus, ResultRun, RunStatus
+from reports.models import Report, ReportStatus
 from reports.services import STALE_PENDING, STALE_RENDERING, reports_sweep
 from reports.tasks import render_report
+from results.models import ResultRun, RunStatus
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.services import department_create
 from assessments.models import Campaign, CampaignStatus
 from reports.rendering import render_report
-from reports.services import result_run_execute, result_run_request
+from results.services import result_run_execute, result_run_request
 from tests.factories import CampaignFactory
 from tests.reports.pdf_tools import flat, pdf_text
 from tests.reports.scoring_fixtures import add_responses

@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from reports.models import RESULT_FIGURES, DomainResult, ResultRun, RunStatus
+from results.models import RESULT_FIGURES, DomainResult, ResultRun, RunStatus
 from tests.factories import CampaignFactory, DepartmentFactory, ResultRunFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,9 @@ services a worker runs. Runs under `make test` (SQLite) and in CI (PostgreSQL)."
 
 import pytest
 
-from reports.models import DomainResult, ReportStatus, RunStatus
+from reports.models import ReportStatus
 from reports.services import report_render, report_request
+from results.models import DomainResult, RunStatus
 from tests.reports.pdf_tools import flat, pdf_text
 from tests.reports.report_fixtures import build_scored_campaign
 

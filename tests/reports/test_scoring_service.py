@@ -3,11 +3,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.selectors import scope_for
-from assessments.models import CampaignStatus
-from assessments.services import campaign_transition
-from reports.models import DomainResult, ResultRun, RunStatus
-from reports.selectors import (
+from accounts.permissions import access_for
+from results.models import DomainResult, ResultRun, RunStatus
+from results.selectors import (
     campaign_results,
     current_run,
     department_results,
@@ -15,7 +13,12 @@ from reports.selectors import (
     heatmap,
     top_risks,
 )
-from reports.services import ScoringRefusedError, result_run_execute, result_run_request
+from results.services import (
+    ScoringRefusedError,
+    campaign_close,
+    result_run_execute,
+    result_run_request,
+)
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.reports.scoring_fixtures import build_tree, closed_campaign
 
@@ -34,7 +37,7 @@ def campaign(organization, core_instrument, tree):
 
 def _close_and_score(campaign, capture):
     with capture(execute=True):
-        campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+        campaign_close(campaign=campaign)
     return current_run(campaign=campaign)
 
 
@@ -65,14 +68,14 @@ def test_an_open_campaign_is_refused(campaign):
 
 
 def test_a_waiting_run_is_reused(campaign):
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)  # requests a run
+    campaign_close(campaign=campaign)  # requests a run
     first = ResultRun.objects.get()
     assert result_run_request(campaign=campaign) == first
     assert ResultRun.objects.count() == 1
 
 
 def test_execute_twice_writes_once(campaign):
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     run = ResultRun.objects.get()
     result_run_execute(run_id=run.pk)
     rows = DomainResult.objects.filter(run=run).count()
@@ -89,7 +92,7 @@ def test_failed_run_records_its_error_and_keeps_the_previous_current(
     def broken(_campaign):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reports.services._compute", broken)
+    monkeypatch.setattr("results.services._compute", broken)
     retry = result_run_request(campaign=campaign)
     failed = result_run_execute(run_id=retry.pk)
     assert failed.status == RunStatus.FAILED
@@ -120,7 +123,7 @@ def test_breakdowns_are_shown_only_when_no_small_group_can_be_isolated(
 ):
     """Category cells are published only where no sum or difference of published cells can
     isolate fewer than k people: every class of people covered by the same published cells
-    is empty or at least k (see assessments/scoring/suppression.py)."""
+    is empty or at least k (see results/scoring/suppression.py)."""
     from accounts.services import department_create
     from tests.reports.scoring_fixtures import add_responses
 
@@ -189,37 +192,37 @@ def test_selectors_follow_the_viewers_scope(
     organization, campaign, tree, django_capture_on_commit_callbacks
 ):
     _close_and_score(campaign, django_capture_on_commit_callbacks)
-    analyst = scope_for(
+    analyst = access_for(
         user=MembershipFactory(organization=organization, role="analyst").user,
         organization=organization,
     )
-    manager = scope_for(
+    manager = access_for(
         user=MembershipFactory(
             organization=organization, role="manager", scope_department=tree["ops"]
         ).user,
         organization=organization,
     )
-    stranger = scope_for(user=UserFactory(), organization=organization)
+    stranger = access_for(user=UserFactory(), organization=organization)
 
-    whole = heatmap(scope=analyst, campaign=campaign)
+    whole = heatmap(access=analyst, campaign=campaign)
     assert whole.rows[0][0] is None  # the organisation first
     assert len(whole.domains) == 10
-    ops_only = heatmap(scope=manager, campaign=campaign)
+    ops_only = heatmap(access=manager, campaign=campaign)
     assert {d.name for d, _ in ops_only.rows} == {"Ops", "North", "Tiny"}
     assert (
-        not campaign_results(scope=manager, campaign=campaign)
+        not campaign_results(access=manager, campaign=campaign)
         .filter(department__isnull=True)
         .exists()
     )
     with pytest.raises(Exception, match="outside your scope"):
-        department_results(scope=manager, campaign=campaign, department=tree["sales"])
+        department_results(access=manager, campaign=campaign, department=tree["sales"])
     with pytest.raises(Exception, match="cannot see"):
-        campaign_results(scope=stranger, campaign=campaign)
+        campaign_results(access=stranger, campaign=campaign)
 
-    risks = top_risks(scope=analyst, campaign=campaign)
+    risks = top_risks(access=analyst, campaign=campaign)
     assert len(risks) == 3 and all(r.department_id is None for r in risks)
     assert risks[0].risk_score >= risks[1].risk_score >= risks[2].risk_score
-    ranked = departments_by_priority(scope=analyst, campaign=campaign)
+    ranked = departments_by_priority(access=analyst, campaign=campaign)
     assert ranked[0].department.name in {"North", "Sales", "Ops"}
     assert all(not r.suppressed for r in ranked)
 
@@ -239,7 +242,7 @@ def test_the_fixed_example_a3_b6_under_p9(organization, core_instrument):
     campaign.responses.all().delete()
     add_responses(campaign, a, 3, 2)
     add_responses(campaign, b, 6, 4)
-    campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+    campaign_close(campaign=campaign)
     run = result_run_execute(run_id=ResultRun.objects.get(campaign=campaign).pk)
     shown = {
         c.department.name: not c.suppressed
@@ -295,7 +298,7 @@ def test_close_command_says_when_scoring_failed_and_exits_non_zero(
     def broken(_campaign):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reports.services._compute", broken)
+    monkeypatch.setattr("results.services._compute", broken)
     with pytest.raises(CommandError, match=r"closed, but scoring failed: .*disk full"):
         call_command("close_campaign", campaign.pk)
     run = ResultRun.objects.get(campaign=campaign)
@@ -314,7 +317,7 @@ def test_score_command_exits_non_zero_when_scoring_fails(
 ):
     _close_and_score(campaign, django_capture_on_commit_callbacks)
     monkeypatch.setattr(
-        "reports.services._compute", lambda _c: (_ for _ in ()).throw(ValueError("bad input"))
+        "results.services._compute", lambda _c: (_ for _ in ()).throw(ValueError("bad input"))
     )
     with pytest.raises(CommandError, match="failed: Scoring stopped on an unexpected error"):
         call_command("score_campaign", campaign.pk, now=True)

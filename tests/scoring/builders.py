@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from assessments.instruments.schema import validate_definition
-from assessments.scoring.model import InstrumentModel
+from results.scoring.model import InstrumentModel
 
 FIGURES = [
     "n", "mean", "sd", "share_high_risk", "risk_score", "band",

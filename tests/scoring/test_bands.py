@@ -17,7 +17,7 @@ not "urgent", and at a it is "well", not "good".
 import numpy as np
 import pytest
 
-from assessments.scoring.engine import band_of, respondent_bands, risk_score
+from results.scoring.engine import band_of, respondent_bands, risk_score
 from tests.scoring.builders import domain, instrument, scale
 
 EPSILON = 1e-9

@@ -115,8 +115,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from assessments.scoring.engine import OVERALL, score_campaign
-from assessments.scoring.engine import RESPONDENTS as RESPONDENT_COUNTS
+from results.scoring.engine import OVERALL, score_campaign
+from results.scoring.engine import RESPONDENTS as RESPONDENT_COUNTS
 from tests.scoring.builders import (
     assert_suppressed,
     cell,

@@ -3,7 +3,7 @@ runs) and rows in any order (a scatter per row). Counts exactly, sums and spread
 
 import numpy as np
 
-from assessments.scoring import engine
+from results.scoring import engine
 
 
 def _inputs(rng, *, groups: int, rows: int, domains: int = 3):

@@ -18,8 +18,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessments.scoring.engine import RESPONDENTS, score_campaign
-from assessments.scoring.suppression import tree_publishable
+from results.scoring.engine import RESPONDENTS, score_campaign
+from results.scoring.suppression import tree_publishable
 from tests.scoring.attackers import linear_leaks
 from tests.scoring.test_suppression_properties import MODEL
 

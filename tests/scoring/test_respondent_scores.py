@@ -16,7 +16,7 @@ Reverse key on ``m``: x' = min + max - x = 4 - x; on ``p``: x' = 1 + 3 - x = 4 -
 import numpy as np
 import pytest
 
-from assessments.scoring.engine import ScoringInputError, respondent_scores, score_campaign
+from results.scoring.engine import ScoringInputError, respondent_scores, score_campaign
 from tests.scoring.builders import departments, domain, instrument, scale
 
 NAN = float("nan")

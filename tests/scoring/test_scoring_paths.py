@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from assessments.instruments.loader import parse_definition_file
-from assessments.scoring import InstrumentModel, engine
+from results.scoring import InstrumentModel, engine
 
-CORE = Path(engine.__file__).parents[1] / "instruments" / "definitions" / "plimsoll-core-v1.yaml"
+CORE = Path(__file__).parents[2] / "assessments/instruments/definitions/plimsoll-core-v1.yaml"
 
 
 def test_lookup_tables_and_item_by_item_agree(monkeypatch):

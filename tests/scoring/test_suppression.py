@@ -13,8 +13,8 @@ top-level departments.
 import numpy as np
 import pytest
 
-from assessments.scoring.engine import score_campaign
-from assessments.scoring.suppression import publishable, tree_publishable
+from results.scoring.engine import score_campaign
+from results.scoring.suppression import publishable, tree_publishable
 from tests.scoring.attackers import Published, derived_leaks, first_order_leaks
 from tests.scoring.builders import (
     assert_suppressed,

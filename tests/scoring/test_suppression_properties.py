@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessments.scoring.engine import score_campaign
+from results.scoring.engine import score_campaign
 from tests.scoring.attackers import Published, derived_leaks, first_order_leaks
 from tests.scoring.builders import FIGURES, domain, instrument, scale
 

@@ -1,14 +1,19 @@
 """Admin for result runs, reports and actions."""
 
+from pathlib import Path
+
 from django import forms
 from django.contrib import admin
-from django.urls import reverse
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from accounts.admin import same_organization_errors
-from assessments.admin import ReadOnlyAdminMixin
-from reports.models import Action, DomainResult, Report, ResultRun
-from reports.selectors import published_respondents, visible_runs
+from backoffice.admin.campaigns import ReadOnlyAdminMixin
+from backoffice.admin.directory import same_organization_errors
+from reports.models import Action, Report
+from results.models import DomainResult, ResultRun
+from results.selectors import published_respondents, visible_runs
 
 
 class DomainResultInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -73,7 +78,31 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def pdf(self, obj: Report) -> str:
         if obj.status != "done" or not obj.file:
             return obj.error.splitlines()[0] if obj.error else "—"
-        return format_html('<a href="{}">Download</a>', reverse("reports:download", args=[obj.pk]))
+        url = reverse("admin:reports_report_download", args=[obj.pk])
+        return format_html('<a href="{}">Download</a>', url)
+
+    def get_urls(self):
+        download = path(
+            "<int:pk>/download/",
+            self.admin_site.admin_view(self.download),
+            name="reports_report_download",
+        )
+        return [download, *super().get_urls()]
+
+    def download(self, request, pk: int) -> FileResponse:
+        """The admin site's own download: a superuser's reach ends at the admin site, so the
+        HR app's download does not serve them."""
+        report = self.get_queryset(request).filter(pk=pk, status="done").exclude(file="").first()
+        if report is None:
+            raise Http404("No such report, or it is not ready yet.")
+        response = FileResponse(
+            report.file.open("rb"),
+            as_attachment=True,
+            filename=Path(report.file.name).name,
+            content_type="application/pdf",
+        )
+        add_never_cache_headers(response)
+        return response
 
     list_filter = ["status", "language"]
     list_select_related = ["campaign", "department"]

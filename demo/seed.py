@@ -27,6 +27,10 @@ from assessments.services import (
     campaign_transition,
     invitation_token_issue,
 )
+from reports.models import Action, Report
+from reports.services import report_render, report_request
+from results.models import DomainResult, ResultRun, RunStatus
+from results.services import campaign_close, result_run_execute
 
 DEMO_SLUG = "northwind-demo"
 DEMO_NAME = "Northwind Logistics (demo)"
@@ -289,9 +293,6 @@ def demo_seed(
             survey_link(invitation_token_issue(invitation=invitation))
             for invitation in waiting.order_by("employee__external_id")[:3]
         ]
-    from reports.models import RunStatus
-    from reports.services import report_render, report_request, result_run_execute
-
     progress("Scoring the closed campaign")
     run = closed.result_runs.order_by("-created_at").first()
     if result_run_execute(run_id=run.pk).status != RunStatus.DONE:
@@ -334,8 +335,6 @@ def _remove_demo_organization() -> None:
             "organisation; seed_demo will not replace it. Rename its slug first."
         )
     # Children before parents: responses and invitations protect employees and departments.
-    from reports.models import Action, DomainResult, Report, ResultRun
-
     for report in Report.objects.for_organization(organization).exclude(file=""):
         report.file.delete(save=False)
     Report.objects.for_organization(organization).delete()
@@ -489,7 +488,7 @@ def _run_campaign(
     Response.objects.bulk_create(responses, batch_size=500)
     campaign_population_freeze(campaign=campaign)
     if close:
-        campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED, now=closes_at)
+        campaign_close(campaign=campaign, now=closes_at)
     return campaign
 
 

@@ -4,10 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from assessments.management.lookups import campaign_or_error
-from assessments.models import CampaignStatus
-from assessments.services import campaign_transition
-from reports.models import ResultRun, RunStatus
-from reports.selectors import published_respondents
+from results.models import ResultRun, RunStatus
+from results.selectors import published_respondents
+from results.services import campaign_close
 
 
 class Command(BaseCommand):
@@ -22,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, campaign_id: int, **options):
         campaign = campaign_or_error(campaign_id)
         try:
-            campaign = campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
+            campaign = campaign_close(campaign=campaign)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         run = ResultRun.objects.filter(campaign=campaign).order_by("-created_at").first()

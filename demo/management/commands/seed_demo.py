@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments.demo import (
+from demo.seed import (
     DEMO_PASSWORD,
     HR_EMAIL,
     MANAGER_EMAIL,

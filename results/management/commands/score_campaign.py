@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from assessments.management.lookups import campaign_or_error
-from reports.models import RunStatus
-from reports.selectors import published_respondents
-from reports.services import result_run_execute, result_run_request
+from results.models import RunStatus
+from results.selectors import published_respondents
+from results.services import result_run_execute, result_run_request
 
 
 class Command(BaseCommand):

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from assessments.models import Campaign, CampaignStatus, Instrument, InstrumentDomain, Invitation
-from assessments.selectors import campaign_participation
 from assessments.services import (
     EDITABLE_WHILE_RUNNING,
     FROZEN_AFTER_LAUNCH,
@@ -17,10 +16,12 @@ from assessments.services import (
     campaign_launch,
     campaign_remind_now,
     campaign_settings_errors,
-    campaign_transition,
     campaign_update,
     invitations_retry_failed,
 )
+from reports.services import report_request, report_request_packs
+from results.selectors import campaign_participation
+from results.services import campaign_close
 
 
 class ReadOnlyAdminMixin:
@@ -241,15 +242,12 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close the selected campaigns now")
     def close_now(self, request, queryset):
-        def close(*, campaign):
-            return campaign_transition(campaign=campaign, to=CampaignStatus.CLOSED)
-
-        self._each(request, queryset, close, "Campaign '{campaign}' is closed.")
+        self._each(
+            request, queryset, campaign_close, "Campaign '{campaign}' is closed; scoring started."
+        )
 
     @admin.action(description="PDF: request the organisation report in each campaign language")
     def request_reports(self, request, queryset):
-        from reports.services import report_request
-
         def request_all(*, campaign):
             for language in campaign.languages:
                 report_request(campaign=campaign, language=language, requested_by=request.user)
@@ -264,8 +262,6 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="PDF: request a pack for every department with published results")
     def request_packs(self, request, queryset):
-        from reports.services import report_request_packs
-
         def request_all(*, campaign):
             report_request_packs(campaign=campaign, requested_by=request.user)
             return campaign

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from assessments.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
-from assessments.scoring.suppression import publishable
+from results.scoring.model import HIGHER_IS_WORSE, DomainModel, InstrumentModel
+from results.scoring.suppression import publishable
 
 URGENT, IMPROVE, GOOD, WELL = "urgent", "improve", "good", "well"
 BAND_SEVERITY = {URGENT: 3, IMPROVE: 2, GOOD: 1, WELL: 0}

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from assessments.demo import DEMO_SLUG
+from demo.seed import DEMO_SLUG
 from reports.models import Report, ReportStatus
 from reports.services import report_filename
 

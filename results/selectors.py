@@ -1,0 +1,265 @@
+"""Reads of results that every consumer shares (pages, PDF, API, exports), within an access.
+
+Every function that serves someone takes their `Access` (accounts.permissions): it checks the
+role's permission from the one table, and applies the scope with `visible_to(access)`, so a
+manager sees their subtree only and nobody sees the organisation's own row unless they see the
+whole organisation. Suppressed cells come back as they are stored, without figures.
+
+Participation lives here too: its counts are figures, and which of them may be shown is decided
+by the same suppression engine as the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from accounts.models import Department
+from accounts.permissions import Access, Permission
+from assessments.models import Campaign, CampaignStatus
+from assessments.selectors import FrozenTree, campaign_participation_counts
+from results.models import DomainResult, ResultRun, RunStatus
+from results.scoring import OVERALL, RESPONDENTS
+from results.scoring.engine import BAND_SEVERITY
+from results.scoring.suppression import tree_publishable
+
+# --- Runs --------------------------------------------------------------------------------
+
+
+def current_run(*, campaign: Campaign) -> ResultRun | None:
+    return (
+        ResultRun.objects.for_organization(campaign.organization_id)
+        .filter(campaign=campaign, is_current=True)
+        .first()
+    )
+
+
+def visible_runs() -> Q:
+    """Runs anyone may still see: the current run of each campaign, and runs without results
+    (waiting, running or failed). A finished run that was replaced is withdrawn."""
+    return Q(is_current=True) | ~Q(status=RunStatus.DONE)
+
+
+def published_respondents(*, run: ResultRun, department: Department | None = None) -> int | None:
+    """The published number of respondents of a run (the organisation, or one department), or
+    None where it is suppressed. Only a current run has published figures."""
+    if not run.is_current:
+        return None
+    row = DomainResult.objects.filter(
+        run=run, domain_code=RESPONDENTS, breakdown_attribute="", department=department
+    ).first()
+    return None if row is None or row.suppressed else row.n
+
+
+# --- Cells -------------------------------------------------------------------------------
+
+
+def _cells(access: Access, campaign: Campaign) -> QuerySet[DomainResult]:
+    access.require_organization(campaign.organization_id)
+    access.require(Permission.VIEW_RESULTS)
+    run = current_run(campaign=campaign)
+    if run is None:
+        return DomainResult.objects.none()
+    return DomainResult.objects.visible_to(access).filter(run=run).select_related("department")
+
+
+def campaign_results(*, access: Access, campaign: Campaign) -> QuerySet[DomainResult]:
+    """Every visible cell of the campaign's current run (breakdowns and priorities included)."""
+    return _cells(access, campaign).order_by("department__path", "domain_code")
+
+
+def department_results(
+    *, access: Access, campaign: Campaign, department: Department
+) -> QuerySet[DomainResult]:
+    """The cells of one department and its subtree."""
+    access.require_organization(campaign.organization_id)
+    access.require_covers(department)
+    return _cells(access, campaign).filter(department__path__startswith=department.path)
+
+
+@dataclass
+class Heatmap:
+    """Departments (rows, tree order, the organisation first) by domains (columns)."""
+
+    domains: list[str]
+    rows: list[tuple[Department | None, list[DomainResult | None]]] = field(default_factory=list)
+
+
+def heatmap(*, access: Access, campaign: Campaign) -> Heatmap:
+    """The departments-by-domains matrix of the current run, suppressed cells included."""
+    cells = (
+        _cells(access, campaign)
+        .filter(breakdown_attribute="")
+        .exclude(domain_code__in=[OVERALL, RESPONDENTS])
+    )
+    domains = [d.code for d in campaign.instrument.domains.order_by("position")]
+    by_department: dict[int | None, dict[str, DomainResult]] = {}
+    departments: dict[int | None, Department | None] = {}
+    for cell in cells:
+        by_department.setdefault(cell.department_id, {})[cell.domain_code] = cell
+        departments[cell.department_id] = cell.department
+    order = sorted(departments, key=lambda pk: "" if pk is None else departments[pk].path)
+    result = Heatmap(domains=domains)
+    for pk in order:
+        row = by_department[pk]
+        result.rows.append((departments[pk], [row.get(code) for code in domains]))
+    return result
+
+
+def top_risks(
+    *, access: Access, campaign: Campaign, department: Department | None = None, limit: int = 3
+) -> list[DomainResult]:
+    """The published domain cells with the highest risk score, overall or for one department.
+
+    Without a department: the organisation's own cells for those who see it whole, else the
+    cells of the manager's subtree root.
+    """
+    cells = (
+        _cells(access, campaign)
+        .filter(breakdown_attribute="", suppressed=False)
+        .exclude(domain_code__in=[OVERALL, RESPONDENTS])
+    )
+    if department is not None:
+        access.require_covers(department)
+        cells = cells.filter(department=department)
+    elif access.whole_organization:
+        cells = cells.filter(department__isnull=True)
+    else:
+        cells = cells.filter(department__path=access.subtree_path)
+    return list(cells.order_by("-risk_score", "domain_code")[:limit])
+
+
+def departments_by_priority(*, access: Access, campaign: Campaign) -> list[DomainResult]:
+    """Published per-department priority rows, the most urgent first: the worst band of any
+    domain, then the average risk score."""
+    cells = _cells(access, campaign).filter(
+        domain_code=OVERALL, breakdown_attribute="", suppressed=False, department__isnull=False
+    )
+    # The worst band of any domain first, then the average risk score (as the PDF states).
+    severity = Case(
+        *(When(band=band, then=Value(rank)) for band, rank in BAND_SEVERITY.items()),
+        output_field=IntegerField(),
+    )
+    return list(
+        cells.annotate(severity=severity).order_by("-severity", "-risk_score", "department__path")
+    )
+
+
+# --- Participation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticipationRow:
+    """Invited and answered counts for a department including everything below it.
+
+    `shown` is False when fewer than k people were invited: then `invited` and `completed` are
+    None, so no page can display them. `completed` is also None where the answered count may
+    not be shown: while open, where parent minus published children would isolate 1..k-1
+    people who answered; after close, wherever the published respondent count of the results
+    is suppressed (`participation`), and everywhere in `campaign_participation`.
+    """
+
+    department: Department | None  # None: the whole organisation
+    depth: int  # in the campaign's frozen tree
+    shown: bool
+    invited: int | None
+    completed: int | None
+
+    @property
+    def rate(self) -> float | None:
+        if not self.shown or not self.invited or self.completed is None:
+            return None
+        return self.completed / self.invited
+
+
+def _answered_shown(counts, k: int) -> tuple[np.ndarray, np.ndarray]:
+    invited_shown = counts.invited >= k
+    # Invitees and those who answered are two populations over the same people: no group of
+    # 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
+    completed_shown = tree_publishable(
+        parent=counts.tree.parent, direct=counts.direct, k=k, allowed=invited_shown, zero_shown=True
+    )
+    return invited_shown, completed_shown
+
+
+def answered_counts_shown_while_open(
+    *, campaign: Campaign, tree: FrozenTree | None = None
+) -> list[int | None]:
+    """The groups (department ids, None for the whole campaign) whose answered count was shown
+    while the campaign was open, as it stood at the close: the scoring must choose its cells
+    so that they cannot be set against these."""
+    counts = campaign_participation_counts(campaign=campaign, tree=tree)
+    _, completed_shown = _answered_shown(counts, campaign.min_group_size)
+    root = len(counts.tree.ids)
+    return [
+        None if node == root else counts.tree.ids[node]
+        for node in np.flatnonzero(completed_shown).tolist()
+    ]
+
+
+def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
+    """Participation per department, rolled up over the campaign's frozen tree, and for the
+    whole campaign (the first row). Counts follow the department snapshot taken at launch.
+
+    Invited counts are shown for groups of at least k invited. While the campaign is open,
+    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
+    who answered can be worked out by subtraction); after close, not here at all (see
+    `participation`, which shows the published respondent counts).
+    """
+    counts = campaign_participation_counts(campaign=campaign)
+    invited_shown, completed_shown = _answered_shown(counts, campaign.min_group_size)
+    tree = counts.tree
+    size = len(tree.ids) + 1
+    closed = campaign.status == CampaignStatus.CLOSED
+
+    def row(node: int) -> ParticipationRow:
+        shown = bool(invited_shown[node])
+        answered_shown = shown and not closed and completed_shown[node]
+        return ParticipationRow(
+            department=None if node == size - 1 else tree.departments[tree.ids[node]],
+            depth=-1 if node == size - 1 else tree.depth[node],
+            shown=shown,
+            invited=int(counts.invited[node]) if shown else None,
+            completed=int(counts.completed[node]) if answered_shown else None,
+        )
+
+    # Departments nobody was invited in are left out.
+    return [row(size - 1)] + [row(node) for node in range(size - 1) if counts.invited[node]]
+
+
+def participation(*, access: Access, campaign: Campaign) -> list[ParticipationRow]:
+    """Invited and answered counts limited to what the access may see.
+
+    While a campaign is open they follow campaign_participation's rules. After close, a
+    group's answered count is its published respondent count from the current run (the same
+    suppression as every result), and a group whose count is suppressed shows no count at all;
+    until a run exists, no answered count is shown.
+    """
+    access.require_organization(campaign.organization_id)
+    access.require(Permission.VIEW_PARTICIPATION)
+    rows = [
+        row for row in campaign_participation(campaign=campaign) if access.covers(row.department)
+    ]
+    if campaign.status != CampaignStatus.CLOSED:
+        return rows
+    run = current_run(campaign=campaign)
+    counts = (
+        {}
+        if run is None
+        else dict(
+            DomainResult.objects.visible_to(access)
+            .filter(run=run, domain_code=RESPONDENTS, breakdown_attribute="", suppressed=False)
+            .values_list("department_id", "n")
+        )
+    )
+    published = []
+    for row in rows:
+        answered = counts.get(row.department.pk if row.department else None)
+        if row.shown and answered is not None:
+            published.append(dataclasses.replace(row, completed=answered))
+        else:
+            published.append(dataclasses.replace(row, shown=False, invited=None, completed=None))
+    return published
