@@ -51,6 +51,7 @@ def department_create(
         raise ValidationError({"name": "A department needs a name."})
     _check_parent(organization=organization, parent=parent)
     _lock_tree(organization.pk)
+    _check_external_id(organization.pk, external_id)
     if parent is not None:
         parent = Department.objects.get(pk=parent.pk)  # its path may have moved since it was read
     department = Department.objects.create(
@@ -62,6 +63,62 @@ def department_create(
     department.depth = 0 if parent is None else parent.depth + 1
     department.save(update_fields=["path", "depth"])
     return department
+
+
+def department_external_id_problem(
+    *, organization_id: int, external_id: str | None, own_pk: int | None = None
+) -> str:
+    """Why a department cannot take this HRIS id (another one of the organisation has it)."""
+    if not external_id:
+        return ""
+    taken = Department.objects.for_organization(organization_id).filter(external_id=external_id)
+    other = taken.exclude(pk=own_pk).first()
+    return "" if other is None else f"External id '{external_id}' is already used by '{other}'."
+
+
+def _check_external_id(organization_id: int, external_id: str | None, *, own_pk=None) -> None:
+    problem = department_external_id_problem(
+        organization_id=organization_id, external_id=external_id, own_pk=own_pk
+    )
+    if problem:
+        raise ValidationError({"external_id": problem})
+
+
+class _Unchanged:
+    """Marks an argument left out (None is a value: no HRIS id, or the top of the tree)."""
+
+
+UNCHANGED = _Unchanged()
+
+
+@transaction.atomic
+def department_update(
+    *,
+    department: Department,
+    name: str | None = None,
+    external_id: str | _Unchanged | None = UNCHANGED,
+    parent: Department | _Unchanged | None = UNCHANGED,
+) -> Department:
+    """Rename a department, change its HRIS id, or move it (with its subtree) under another
+    parent, in one transaction; leave out what stays. Paths follow a move; cycles are refused."""
+    _lock_tree(department.organization_id)
+    locked = Department.objects.get(pk=department.pk)
+    fields = []
+    if name is not None:
+        if not name.strip():
+            raise ValidationError({"name": "A department needs a name."})
+        locked.name = name.strip()
+        fields.append("name")
+    if not isinstance(external_id, _Unchanged):
+        external_id = (external_id or "").strip() or None
+        _check_external_id(locked.organization_id, external_id, own_pk=locked.pk)
+        locked.external_id = external_id
+        fields.append("external_id")
+    if fields:
+        locked.save(update_fields=fields)
+    if not isinstance(parent, _Unchanged) and parent != locked.parent:
+        locked = department_move(department=locked, new_parent=parent)
+    return locked
 
 
 def department_cycle_problem(*, department: Department, new_parent: Department | None) -> str:
@@ -134,9 +191,52 @@ def membership_grant(
                 )
             }
         )
+    _lock_memberships(organization.pk)
+    current = Membership.objects.for_organization(organization).filter(user=user).first()
+    if current is not None and current.role == Role.ADMIN and role != Role.ADMIN:
+        _refuse_losing_the_last_admin(organization, user)
     membership, _ = Membership.objects.update_or_create(
         user=user,
         organization=organization,
         defaults={"role": role, "scope_department": scope_department},
     )
     return membership
+
+
+def _lock_memberships(organization_id: int) -> None:
+    # One role change at a time per organisation, so two admins cannot demote each other at
+    # once and leave nobody in charge.
+    Organization.objects.select_for_update().filter(pk=organization_id).first()
+
+
+def last_admin_problem(*, organization: Organization, user: User) -> str:
+    """Why `user` cannot stop being an admin of `organization` (they are its last active
+    admin), or "" when they can."""
+    others = (
+        Membership.objects.for_organization(organization)
+        .filter(role=Role.ADMIN, user__is_active=True)
+        .exclude(user=user)
+    )
+    if others.exists():
+        return ""
+    return (
+        f"{user} is the last admin of {organization}: make someone else admin first, so the "
+        "organisation is never left without one."
+    )
+
+
+def _refuse_losing_the_last_admin(organization: Organization, user: User) -> None:
+    if problem := last_admin_problem(organization=organization, user=user):
+        raise ValidationError({"role": problem})
+
+
+@transaction.atomic
+def membership_revoke(*, user: User, organization: Organization) -> None:
+    """Take away `user`'s role in `organization`; the last admin cannot be removed."""
+    _lock_memberships(organization.pk)
+    membership = Membership.objects.for_organization(organization).filter(user=user).first()
+    if membership is None:
+        return
+    if membership.role == Role.ADMIN:
+        _refuse_losing_the_last_admin(organization, user)
+    membership.delete()

@@ -32,7 +32,8 @@ STALE_PENDING = dt.timedelta(minutes=2)
 # --- Action plans -------------------------------------------------------------------------
 
 
-def _action_errors(*, campaign, department, domain_code, title, owner, status) -> dict[str, str]:
+def action_errors(*, campaign, department, domain_code, title, owner, status) -> dict[str, str]:
+    """What is wrong with an action's fields, by field name (empty when nothing is)."""
     errors: dict[str, str] = {}
     if department.organization_id != campaign.organization_id:
         errors["department"] = f"Department '{department}' belongs to another organisation."
@@ -66,7 +67,7 @@ def action_create(
     status: str = ActionStatus.PLANNED,
 ) -> Action:
     """Record an action agreed for one department and domain of a campaign."""
-    errors = _action_errors(
+    errors = action_errors(
         campaign=campaign, department=department, domain_code=domain_code, title=title,
         owner=owner, status=status,
     )  # fmt: skip
@@ -100,7 +101,7 @@ def action_update(*, action: Action, **changes) -> Action:
         .get(pk=action.pk)
     )
     merged = {name: changes.get(name, getattr(locked, name)) for name in ACTION_EDITABLE}
-    errors = _action_errors(
+    errors = action_errors(
         campaign=locked.campaign, department=locked.department, domain_code=merged["domain_code"],
         title=merged["title"], owner=merged["owner"], status=merged["status"],
     )  # fmt: skip

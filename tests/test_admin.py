@@ -304,3 +304,102 @@ def test_admin_pages_with_results_are_not_stored(staff_client, demo):
         reverse("admin:assessments_campaign_change", args=[demo.closed_campaign.pk]),
     ):
         assert "no-store" in staff_client.get(url)["Cache-Control"], url
+
+
+def test_admin_renames_a_department_through_the_service(staff_client, demo):
+    fleet = Department.objects.get(name="Fleet")
+    sales = Department.objects.get(name="Sales")
+    url = reverse("admin:accounts_department_change", args=[fleet.pk])
+    form = {"organization": fleet.organization_id, "parent": fleet.parent_id or ""}
+    staff_client.post(url, {**form, "name": "  Fleet and Depots ", "external_id": "FLT-2"})
+    renamed = Department.objects.get(pk=fleet.pk)
+    assert (renamed.name, renamed.external_id, renamed.path) == (
+        "Fleet and Depots",
+        "FLT-2",
+        fleet.path,
+    )
+    # An HRIS id another department holds is refused at its field; nothing changes.
+    page = staff_client.post(url, {**form, "name": "Fleet", "external_id": sales.external_id})
+    assert page.status_code == 200
+    assert sales.external_id in page.context["adminform"].form.errors["external_id"][0]
+    assert Department.objects.get(pk=fleet.pk).name == "Fleet and Depots"
+
+
+def _action_form(demo, **values) -> dict:
+    department = Department.objects.get(name="Warehouse North")
+    return {
+        "campaign": demo.closed_campaign.pk,
+        "department": department.pk,
+        "domain_code": "demands",
+        "title": "Plan the peak season rota with the team",
+        "description": "",
+        "owner": "Shift lead",
+        "due_date": "",
+        "status": "planned",
+        **values,
+    }
+
+
+def test_admin_actions_are_written_by_the_services(staff_client, demo):
+    from reports.models import Action
+
+    add = reverse("admin:reports_action_add")
+    before = Action.objects.count()
+    # A domain the campaign's instrument does not have is refused next to its field.
+    page = staff_client.post(add, _action_form(demo, domain_code="workload"))
+    assert page.status_code == 200
+    assert "not a domain of" in page.context["adminform"].form.errors["domain_code"][0]
+    page = staff_client.post(add, _action_form(demo, owner="   "))
+    assert "Name who carries the action out." in page.context["adminform"].form.errors["owner"]
+    assert Action.objects.count() == before
+
+    staff_client.post(add, _action_form(demo, title="  Peak season rota  "))
+    action = Action.objects.latest("id")
+    assert action.title == "Peak season rota"  # as the service stores it
+    assert action.organization_id == demo.organization.pk
+    change = reverse("admin:reports_action_change", args=[action.pk])
+    page = staff_client.post(change, _action_form(demo, domain_code="nonsense"))
+    assert "not a domain of" in page.context["adminform"].form.errors["domain_code"][0]
+    staff_client.post(change, _action_form(demo, status="in_progress"))
+    assert Action.objects.get(pk=action.pk).status == "in_progress"
+
+
+def _user_form(user, membership, **inline) -> dict:
+    return {
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_active": "on",
+        "date_joined_0": user.date_joined.date().isoformat(),
+        "date_joined_1": "08:00:00",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-user": user.pk,
+        "memberships-0-organization": membership.organization_id,
+        "memberships-0-role": membership.role,
+        "memberships-0-scope_department": "",
+        **{f"memberships-0-{key}": value for key, value in inline.items()},
+    }
+
+
+def test_admin_cannot_remove_or_demote_an_organisations_last_admin(staff_client, demo):
+    from accounts.models import Membership
+    from demo.seed import HR_EMAIL
+
+    hr = User.objects.get(email=HR_EMAIL)
+    membership = Membership.objects.get(user=hr, organization=demo.organization)
+    assert membership.role == "admin"
+    url = reverse("admin:accounts_user_change", args=[hr.pk])
+    for change in ({"DELETE": "on"}, {"role": "viewer"}):
+        page = staff_client.post(url, _user_form(hr, membership, **change))
+        assert page.status_code == 200
+        assert "last admin" in page.content.decode()
+        assert Membership.objects.get(pk=membership.pk).role == "admin"
+    # With a second admin, the first may step down; the service writes the change.
+    second = User.objects.create_user("second.admin@northwind.example", "a-long-password-2")
+    Membership.objects.create(user=second, organization=demo.organization, role="admin")
+    page = staff_client.post(url, _user_form(hr, membership, role="analyst"))
+    assert page.status_code == 302, page.content.decode()[:2000]
+    assert Membership.objects.get(pk=membership.pk).role == "analyst"

@@ -6,7 +6,15 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from accounts.models import Department, Employee, Membership, Organization, Role, User
-from accounts.services import department_create, department_cycle_problem, department_move
+from accounts.services import (
+    department_create,
+    department_cycle_problem,
+    department_external_id_problem,
+    department_update,
+    last_admin_problem,
+    membership_grant,
+    membership_revoke,
+)
 
 
 @admin.register(Organization)
@@ -37,6 +45,15 @@ class DepartmentForm(forms.ModelForm):
             problem := department_cycle_problem(department=self.instance, new_parent=parent)
         ):
             raise ValidationError({"parent": problem})
+        organization_id = getattr(organization, "pk", None) or self.instance.organization_id
+        if organization_id and (
+            problem := department_external_id_problem(
+                organization_id=organization_id,
+                external_id=(cleaned.get("external_id") or "").strip() or None,
+                own_pk=self.instance.pk,
+            )
+        ):
+            self.add_error("external_id", problem)
         return cleaned
 
 
@@ -79,10 +96,11 @@ class DepartmentAdmin(admin.ModelAdmin):
             )
             obj.pk, obj.path, obj.depth = created.pk, created.path, created.depth
             return
-        parent = form.cleaned_data.get("parent")
-        Department.objects.filter(pk=obj.pk).update(name=obj.name, external_id=obj.external_id)
-        if "parent" in form.changed_data:
-            department_move(department=obj, new_parent=parent)
+        # Rename, new HRIS id and move in one service call: one transaction, the tree locked.
+        data = form.cleaned_data
+        changes = {key: data[key] for key in ("external_id", "parent") if key in form.changed_data}
+        updated = department_update(department=obj, name=data["name"], **changes)
+        obj.path, obj.depth, obj.name = updated.path, updated.depth, updated.name
 
 
 class EmployeeForm(forms.ModelForm):
@@ -137,11 +155,70 @@ class MembershipForm(forms.ModelForm):
         return cleaned
 
 
+class MembershipFormSet(forms.BaseInlineFormSet):
+    """Refuses, next to the roles, a change that would leave an organisation without an admin
+    (the service refuses it too, under a lock)."""
+
+    def clean(self):
+        super().clean()
+        user = self.instance
+        if user.pk is None:
+            return
+        # The forms' instances already carry the posted values: compare with the stored rows.
+        stored = Membership.objects.filter(user=user).select_related("organization")
+        admin_of = {m.pk: m.organization for m in stored if m.role == Role.ADMIN}
+        for form in self.forms:
+            organization = admin_of.get(form.instance.pk)
+            if organization is None:
+                continue
+            data = getattr(form, "cleaned_data", {})
+            stays_admin = (
+                form not in self.deleted_forms
+                and data.get("role") == Role.ADMIN
+                and data.get("organization") == organization
+            )
+            if not stays_admin and (
+                problem := last_admin_problem(organization=organization, user=user)
+            ):
+                raise ValidationError(problem)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     form = MembershipForm
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ["scope_department"]
+
+
+def _save_memberships(request, formset) -> None:
+    """Roles change through accounts.services (membership_grant, membership_revoke), which keep
+    an organisation from losing its last admin. Records what changed for the admin's history,
+    as a formset's own save would."""
+    user = formset.instance
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for form in formset.deleted_forms:
+        if form.instance.pk:
+            stored = Membership.objects.get(pk=form.instance.pk)
+            membership_revoke(user=user, organization=stored.organization)
+            formset.deleted_objects.append(stored)
+    for form in formset.forms:
+        if form in formset.deleted_forms or not form.has_changed():
+            continue
+        data = form.cleaned_data
+        stored = Membership.objects.filter(pk=form.instance.pk).first()
+        if stored is not None and stored.organization_id != data["organization"].pk:
+            membership_revoke(user=user, organization=stored.organization)
+        membership = membership_grant(
+            user=user,
+            organization=data["organization"],
+            role=data["role"],
+            scope_department=data.get("scope_department"),
+        )
+        if stored is None:
+            formset.new_objects.append(membership)
+        else:
+            formset.changed_objects.append((membership, form.changed_data))
 
 
 @admin.register(User)
@@ -158,3 +235,9 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ["groups"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Membership:
+            _save_memberships(request, formset)
+            return
+        super().save_formset(request, form, formset, change)

@@ -10,8 +10,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from backoffice.admin.campaigns import ReadOnlyAdminMixin
-from backoffice.admin.directory import same_organization_errors
 from reports.models import Action, Report
+from reports.services import ACTION_EDITABLE, action_create, action_errors, action_update
 from results.models import DomainResult, ResultRun
 from results.selectors import published_respondents, visible_runs
 
@@ -109,10 +109,11 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class ActionForm(forms.ModelForm):
+    """Checks an action with the services' own rules, each error next to its field."""
+
     class Meta:
         model = Action
         fields = [
-            "organization",
             "campaign",
             "department",
             "domain_code",
@@ -125,18 +126,49 @@ class ActionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
-        for field, message in same_organization_errors(
-            cleaned, organization, ("campaign", "department")
-        ).items():
-            self.add_error(field, message)
+        campaign = cleaned.get("campaign") or getattr(self.instance, "campaign", None)
+        department = cleaned.get("department") or getattr(self.instance, "department", None)
+        if campaign is None or department is None:
+            return cleaned  # the missing field already carries its own error
+        errors = action_errors(
+            campaign=campaign,
+            department=department,
+            domain_code=cleaned.get("domain_code") or "",
+            title=cleaned.get("title") or "",
+            owner=cleaned.get("owner") or "",
+            status=cleaned.get("status") or "",
+        )
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else None, message)
         return cleaned
 
 
 @admin.register(Action)
 class ActionAdmin(admin.ModelAdmin):
+    """Action plans; written by reports.services (action_create, action_update), like the HR
+    app writes them, so the admin cannot store a domain the instrument lacks."""
+
     form = ActionForm
     list_display = ["title", "campaign", "department", "domain_code", "owner", "due_date", "status"]
     list_filter = ["organization", "status"]
     search_fields = ["title", "owner"]
     list_select_related = ["campaign", "department"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An action stays with the campaign and department it was agreed for.
+        return ["campaign", "department"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            created = action_create(
+                campaign=data["campaign"],
+                department=data["department"],
+                **{name: data[name] for name in ACTION_EDITABLE},
+            )
+            obj.pk, obj.organization_id = created.pk, created.organization_id
+            obj._state.adding = False
+            return
+        changed = {name: data[name] for name in form.changed_data if name in ACTION_EDITABLE}
+        if changed:
+            action_update(action=obj, **changed)

@@ -59,3 +59,26 @@ def test_database_enforces_scope_rules(organization):
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         Membership.objects.create(user=UserFactory(), organization=organization, role="owner")
+
+
+def test_the_last_admin_cannot_be_removed_or_demoted(organization):
+    from accounts.services import membership_revoke
+
+    first = membership_grant(user=UserFactory(), organization=organization, role=Role.ADMIN)
+    for attempt in (
+        lambda: membership_revoke(user=first.user, organization=organization),
+        lambda: membership_grant(user=first.user, organization=organization, role=Role.VIEWER),
+    ):
+        with pytest.raises(ValidationError, match="last admin"):
+            attempt()
+        assert Membership.objects.get(pk=first.pk).role == Role.ADMIN
+    # An inactive second admin does not count: nobody could sign in as them.
+    idle = membership_grant(
+        user=UserFactory(is_active=False), organization=organization, role=Role.ADMIN
+    )
+    with pytest.raises(ValidationError, match="last admin"):
+        membership_revoke(user=first.user, organization=organization)
+    idle.user.is_active = True
+    idle.user.save()
+    membership_revoke(user=first.user, organization=organization)
+    assert not Membership.objects.filter(pk=first.pk).exists()

@@ -96,8 +96,11 @@ def test_external_id_unique_per_organisation_only(organization, other_organizati
     # Departments without an HRIS id do not collide with each other.
     department_create(organization=organization, name="B")
     department_create(organization=organization, name="C")
-    with pytest.raises(IntegrityError), transaction.atomic():
+    # The service names the clash; the database refuses it even past the service.
+    with pytest.raises(ValidationError, match="External id 'HR-1' is already used by 'A'"):
         department_create(organization=organization, name="D", external_id="HR-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Department.objects.create(organization=organization, name="D", external_id="HR-1")
 
 
 def test_blank_name_is_rejected(organization):
@@ -130,3 +133,26 @@ def test_too_deep_a_tree_is_refused_with_a_clear_error(organization, monkeypatch
     with pytest.raises(ValidationError, match="too deep"):
         department_move(department=other, new_parent=middle)
     assert Department.objects.get(pk=other.pk).parent is None
+
+
+def test_department_update_renames_re_ids_and_moves_in_one_call(organization):
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import department_update
+
+    top = department_create(organization=organization, name="Top", external_id="T")
+    other = department_create(organization=organization, name="Other", external_id="O")
+    child = department_create(organization=organization, name="Child", parent=top)
+    moved = department_update(department=child, name=" Kid ", external_id="K", parent=other)
+    assert (moved.name, moved.external_id, moved.path) == ("Kid", "K", f"{other.path}{child.pk}/")
+    with pytest.raises(ValidationError, match="already used by 'Top'"):
+        department_update(department=child, name="Renamed", external_id="T")
+    with pytest.raises(ValidationError, match="needs a name"):
+        department_update(department=child, name="  ")
+    # A refusal leaves everything as it was: one transaction per call.
+    child.refresh_from_db()
+    assert (child.name, child.external_id) == ("Kid", "K")
+    with pytest.raises(ValidationError, match="cycle"):
+        department_update(department=other, name="Other renamed", parent=child)
+    other.refresh_from_db()
+    assert other.name == "Other"

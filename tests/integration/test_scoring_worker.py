@@ -107,7 +107,7 @@ def test_with_redis_down_the_run_waits_pending_then_completes_after_the_sweep(
             later = (timezone.now() + dt.timedelta(minutes=5)).isoformat()
             sweep = subprocess.run(
                 [sys.executable, "manage.py", "shell", "-c",
-                 "import datetime as dt; from reports.services import result_runs_sweep; "
+                 "import datetime as dt; from results.services import result_runs_sweep; "
                  f"print(result_runs_sweep(now=dt.datetime.fromisoformat('{later}')))"],
                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
             )  # fmt: skip
