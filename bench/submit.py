@@ -128,6 +128,7 @@ def seed(invitations: int, departments: int, workdir: Path) -> tuple[int, list[s
     from assessments import services
     from assessments.models import DeliveryStatus, Instrument, Invitation
     from assessments.selectors import instrument_spec
+    from assessments.services import delivery
     from assessments.views import cookie_value
 
     rng = random.Random(1)
@@ -166,7 +167,7 @@ def seed(invitations: int, departments: int, workdir: Path) -> tuple[int, list[s
         attributes_used=["site", "tenure_band"],
     )
     # Opening a campaign emails everyone; the bench marks the invitations sent instead.
-    with mock.patch.object(services, "_enqueue_on_commit"), transaction.atomic():
+    with mock.patch.object(delivery, "enqueue_after_commit"), transaction.atomic():
         campaign = services.campaign_launch(campaign=campaign)
         Invitation.objects.filter(campaign=campaign).update(delivery_status=DeliveryStatus.SENT)
 

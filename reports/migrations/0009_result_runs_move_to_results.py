@@ -11,24 +11,41 @@ from django.db import migrations, models
 MOVED = ("resultrun", "domainresult")
 
 
-def content_types_follow(apps, schema_editor):
+def _move_content_types(apps, source: str, target: str) -> None:
+    """Give each moved model's content type the target app label. If one exists under the
+    target label already (post_migrate ran for that app on its own), the source's permissions
+    and admin history join it and the source row goes, so nothing is left stale."""
     content_type = apps.get_model("contenttypes", "ContentType")
+    permission = apps.get_model("auth", "Permission")
+    log_entry = apps.get_model("admin", "LogEntry")
     for model in MOVED:
-        if content_type.objects.filter(app_label="results", model=model).exists():
+        old = content_type.objects.filter(app_label=source, model=model).first()
+        if old is None:
             continue
-        content_type.objects.filter(app_label="reports", model=model).update(app_label="results")
+        new = content_type.objects.filter(app_label=target, model=model).first()
+        if new is None:
+            old.app_label = target
+            old.save(update_fields=["app_label"])
+            continue
+        taken = set(permission.objects.filter(content_type=new).values_list("codename", flat=True))
+        permission.objects.filter(content_type=old, codename__in=taken).delete()
+        permission.objects.filter(content_type=old).update(content_type=new)
+        log_entry.objects.filter(content_type=old).update(content_type=new)
+        old.delete()
+
+
+def content_types_follow(apps, schema_editor):
+    _move_content_types(apps, "reports", "results")
 
 
 def content_types_return(apps, schema_editor):
-    content_type = apps.get_model("contenttypes", "ContentType")
-    for model in MOVED:
-        if content_type.objects.filter(app_label="reports", model=model).exists():
-            continue
-        content_type.objects.filter(app_label="results", model=model).update(app_label="reports")
+    _move_content_types(apps, "results", "reports")
 
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("admin", "0003_logentry_add_action_flag_choices"),
+        ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("reports", "0008_queued_at"),
         ("results", "0001_initial"),

@@ -7,12 +7,12 @@ import time
 import pytest
 from django.db import connection
 
-from assessments import services
 from assessments.models import Invitation, Response
 from assessments.services import (
     CampaignNotOpenError,
     response_submit,
 )
+from assessments.services import submission as services
 from results.models import ResultRun
 from results.selectors import published_respondents
 from results.services import campaign_close, result_run_execute
