@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Department
-from accounts.permissions import Access, Permission
+from accounts.permissions import Access, NotVisible, Permission
 from assessments.models import (
     Campaign,
     CampaignDepartment,
@@ -303,6 +303,16 @@ def _answer_blocks_generic(campaign_id: int, attributes: list[str]):
         blocks[key].append(bytes(answers))
     for (department_id, *attribute_values), parts in blocks.items():
         yield department_id, tuple(attribute_values), len(parts), b"".join(parts)
+
+
+def campaign_require_visible(*, access: Access, campaign: Campaign) -> None:
+    """Raise NotVisible unless the campaign is one `campaigns(access=)` lists: of the access's
+    organisation and, for a manager, one that asked people of their subtree."""
+    access.require_organization(campaign.organization_id)
+    if access.whole_organization:
+        return
+    if not Campaign.objects.visible_to(access).filter(pk=campaign.pk).exists():
+        raise NotVisible(f"Campaign '{campaign}' did not ask anyone in your part of the tree.")
 
 
 def campaigns(*, access: Access) -> QuerySet[Campaign]:

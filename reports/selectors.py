@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.permissions import Access, Permission
 from assessments.models import Campaign
+from assessments.selectors import campaign_require_visible
 from reports.models import Action, Report, ReportStatus
 
 
@@ -16,7 +17,7 @@ def reports(*, access: Access, campaign: Campaign) -> QuerySet[Report]:
     """The campaign's reports the access may see: the organisation report and every pack for
     whole-organisation roles, the packs inside their subtree for a manager. Reports made from
     a run that was replaced are withdrawn."""
-    access.require_organization(campaign.organization_id)
+    campaign_require_visible(access=access, campaign=campaign)
     access.require(Permission.VIEW_REPORTS)
     return (
         Report.objects.visible_to(access)
@@ -45,7 +46,7 @@ def actions(*, access: Access, campaign: Campaign | None = None) -> QuerySet[Act
     access.require(Permission.VIEW_ACTIONS)
     rows = Action.objects.visible_to(access).select_related("department", "campaign")
     if campaign is not None:
-        access.require_organization(campaign.organization_id)
+        campaign_require_visible(access=access, campaign=campaign)
         rows = rows.filter(campaign=campaign)
     return rows
 

@@ -20,7 +20,11 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from accounts.models import Department
 from accounts.permissions import Access, Permission
 from assessments.models import Campaign, CampaignStatus
-from assessments.selectors import FrozenTree, campaign_participation_counts
+from assessments.selectors import (
+    FrozenTree,
+    campaign_participation_counts,
+    campaign_require_visible,
+)
 from results.models import DomainResult, ResultRun, RunStatus
 from results.scoring import OVERALL, RESPONDENTS
 from results.scoring.engine import BAND_SEVERITY
@@ -58,7 +62,7 @@ def published_respondents(*, run: ResultRun, department: Department | None = Non
 
 
 def _cells(access: Access, campaign: Campaign) -> QuerySet[DomainResult]:
-    access.require_organization(campaign.organization_id)
+    campaign_require_visible(access=access, campaign=campaign)
     access.require(Permission.VIEW_RESULTS)
     run = current_run(campaign=campaign)
     if run is None:
@@ -238,7 +242,7 @@ def participation(*, access: Access, campaign: Campaign) -> list[ParticipationRo
     suppression as every result), and a group whose count is suppressed shows no count at all;
     until a run exists, no answered count is shown.
     """
-    access.require_organization(campaign.organization_id)
+    campaign_require_visible(access=access, campaign=campaign)
     access.require(Permission.VIEW_PARTICIPATION)
     rows = [
         row for row in campaign_participation(campaign=campaign) if access.covers(row.department)

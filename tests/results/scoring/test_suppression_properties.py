@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from results.scoring.engine import score_campaign
-from tests.scoring.attackers import Published, derived_leaks, first_order_leaks
-from tests.scoring.builders import FIGURES, domain, instrument, scale
+from tests.results.scoring.attackers import Published, derived_leaks, first_order_leaks
+from tests.results.scoring.builders import FIGURES, domain, instrument, scale
 
 MAX_DEPTH = 6
 MAX_DEPARTMENTS = 12

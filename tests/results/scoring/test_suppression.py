@@ -15,8 +15,8 @@ import pytest
 
 from results.scoring.engine import score_campaign
 from results.scoring.suppression import publishable, tree_publishable
-from tests.scoring.attackers import Published, derived_leaks, first_order_leaks
-from tests.scoring.builders import (
+from tests.results.scoring.attackers import Published, derived_leaks, first_order_leaks
+from tests.results.scoring.builders import (
     assert_suppressed,
     cell,
     departments,

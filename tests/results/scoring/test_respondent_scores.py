@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from results.scoring.engine import ScoringInputError, respondent_scores, score_campaign
-from tests.scoring.builders import departments, domain, instrument, scale
+from tests.results.scoring.builders import departments, domain, instrument, scale
 
 NAN = float("nan")
 

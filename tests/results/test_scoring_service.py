@@ -321,3 +321,50 @@ def test_score_command_exits_non_zero_when_scoring_fails(
     )
     with pytest.raises(CommandError, match="failed: Scoring stopped on an unexpected error"):
         call_command("score_campaign", campaign.pk, now=True)
+
+
+def test_every_way_of_closing_starts_the_scoring(
+    organization, core_instrument, tree, django_capture_on_commit_callbacks
+):
+    """The close on schedule (beat), by command and by the admin's action all go through
+    results.services.campaign_close: the run is requested in the transaction of the close."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from assessments.models import CampaignStatus
+    from results.services import campaigns_advance_schedule
+
+    due = closed_campaign(organization, core_instrument, tree)
+    due.closes_at = timezone.now() - dt.timedelta(minutes=1)
+    due.save(update_fields=["closes_at"])
+    with django_capture_on_commit_callbacks() as sent:
+        assert campaigns_advance_schedule().closed == 1
+    assert ResultRun.objects.filter(campaign=due, status=RunStatus.PENDING).count() == 1
+    assert len(sent) == 1  # the run's task, sent after commit
+
+    elsewhere = OrganizationFactory()
+    by_command = closed_campaign(elsewhere, core_instrument, build_tree(elsewhere))
+    call_command("close_campaign", str(by_command.pk))
+    by_command.refresh_from_db()
+    assert by_command.status == CampaignStatus.CLOSED
+    assert ResultRun.objects.filter(campaign=by_command).exists()
+
+
+def test_the_sweep_scores_a_closed_campaign_that_has_no_run(
+    campaign, django_capture_on_commit_callbacks
+):
+    """A campaign closed by a path that did not ask for its run (or before the sweep did this)
+    is found by the beat's sweep, which asks for the run."""
+    from assessments.services import campaign_transition
+    from results.services import result_runs_sweep
+
+    campaign_transition(campaign=campaign, to="closed")  # the status only: no run asked for
+    assert not ResultRun.objects.filter(campaign=campaign).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        result_runs_sweep()
+    run = ResultRun.objects.get(campaign=campaign)
+    assert run.status == RunStatus.DONE  # eager here: the sweep's message ran at once
+    with django_capture_on_commit_callbacks(execute=True):
+        result_runs_sweep()
+    assert ResultRun.objects.filter(campaign=campaign).count() == 1

@@ -8,7 +8,7 @@ import pytest
 from assessments.instruments.loader import parse_definition_file
 from results.scoring import InstrumentModel, engine
 
-CORE = Path(__file__).parents[2] / "assessments/instruments/definitions/plimsoll-core-v1.yaml"
+CORE = Path(__file__).parents[3] / "assessments/instruments/definitions/plimsoll-core-v1.yaml"
 
 
 def test_lookup_tables_and_item_by_item_agree(monkeypatch):

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from results.scoring.engine import RESPONDENTS, score_campaign
 from results.scoring.suppression import tree_publishable
-from tests.scoring.attackers import linear_leaks
-from tests.scoring.test_suppression_properties import MODEL
+from tests.results.scoring.attackers import linear_leaks
+from tests.results.scoring.test_suppression_properties import MODEL
 
 ATTRIBUTES = ("site", "shift", "tenure")
 VALUES = {"site": ("north", "south"), "shift": ("day", "night"), "tenure": ("a", "b", "c")}

@@ -117,7 +117,7 @@ from scipy import stats
 
 from results.scoring.engine import OVERALL, score_campaign
 from results.scoring.engine import RESPONDENTS as RESPONDENT_COUNTS
-from tests.scoring.builders import (
+from tests.results.scoring.builders import (
     assert_suppressed,
     cell,
     departments,

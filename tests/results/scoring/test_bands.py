@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from results.scoring.engine import band_of, respondent_bands, risk_score
-from tests.scoring.builders import domain, instrument, scale
+from tests.results.scoring.builders import domain, instrument, scale
 
 EPSILON = 1e-9
 ABSOLUTE = (2.5, 3.25, 4.0)
