@@ -3,7 +3,8 @@
 With nothing set, Plimsoll runs on an SQLite file in the project folder, runs Celery tasks
 in-process and prints email to the console, so a laptop needs nothing but Python. Production
 sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HOSTS and the email settings.
-A `.env` file in the project folder is read too (values from the real environment win).
+A `.env` file in the project folder is read too (values from the real environment win), unless
+READ_DOT_ENV_FILE=0.
 """
 
 from pathlib import Path
@@ -14,7 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if env.bool("READ_DOT_ENV_FILE", default=True):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 

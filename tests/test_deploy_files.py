@@ -188,7 +188,10 @@ def test_compose_asks_for_email_url_instead_of_printing_links(services):
 
 def _python_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
-    env.update({"SECRET_KEY": "deploy-test-not-secret", "DEBUG": "0"}, **extra)
+    # The project's own .env (written by `make demo`) must not stand in for the server's.
+    env.update(
+        {"SECRET_KEY": "deploy-test-not-secret", "DEBUG": "0", "READ_DOT_ENV_FILE": "0"}, **extra
+    )
     return env
 
 
