@@ -18,6 +18,7 @@ from accounts.permissions import Access, NotVisible, Permission
 from assessments.models import (
     Campaign,
     CampaignDepartment,
+    DeliveryStatus,
     Instrument,
     Invitation,
     Response,
@@ -320,3 +321,16 @@ def campaigns(*, access: Access) -> QuerySet[Campaign]:
     that asked people of their subtree."""
     access.require(Permission.VIEW_CAMPAIGNS)
     return Campaign.objects.visible_to(access).select_related("instrument")
+
+
+def failed_deliveries(*, access: Access, campaigns: list[Campaign]) -> dict[int, int]:
+    """How many invitations of each campaign could not be delivered (counts, never who):
+    for those who run campaigns."""
+    access.require(Permission.MANAGE_CAMPAIGNS)
+    rows = (
+        Invitation.objects.for_organization(access.organization_id)
+        .filter(campaign__in=campaigns, delivery_status=DeliveryStatus.FAILED)
+        .values("campaign_id")
+        .annotate(failed=Count("id"))
+    )
+    return {row["campaign_id"]: row["failed"] for row in rows}

@@ -7,6 +7,7 @@ A `.env` file in the project folder is read too (values from the real environmen
 READ_DOT_ENV_FILE=0.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -43,17 +44,21 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
+    "django_htmx",
     "accounts",
     "assessments",
     "results",
     "reports",
     "backoffice",
+    "web",
     "demo",
 ]
 
 MIDDLEWARE = [
     "config.middleware.RejectUndecodableForms",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -62,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,8 +107,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Until the HR web app has its own sign-in page, people sign in through the admin's.
-LOGIN_URL = "admin:login"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+# A first-password link (an invitation) and a reset link stay valid this long.
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 60 * 60
+
+# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failed attempts for one account
+# from one address, that pair waits SIGN_IN_LOCKOUT_MINUTES. The address is read like the
+# survey's rate limit (TRUSTED_PROXY_COUNT). The message is the same whether or not the
+# account exists.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "assessments.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "web.views.auth.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# The sign-in form names its email field "username", as Django's authentication form does.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plimsoll")}
 
@@ -113,6 +142,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Project-wide assets used by templates/base.html (the survey and error pages).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"  # never served directly: reports go through their download view
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
@@ -137,6 +168,27 @@ if SECURE_COOKIES:
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+if SECURE_COOKIES:
+    # Browsers remember to use https only; set once TLS is in place for good.
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+
+# Content-Security-Policy on every response: scripts and styles only from our own static files
+# (htmx included, from django-htmx's vendored copy), no inline script, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

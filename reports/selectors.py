@@ -5,12 +5,15 @@ Result cells, heatmaps, priorities and participation are read through `results.s
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.permissions import Access, Permission
 from assessments.models import Campaign
 from assessments.selectors import campaign_require_visible
-from reports.models import Action, Report, ReportStatus
+from reports.models import Action, ActionStatus, Report, ReportStatus
 
 
 def reports(*, access: Access, campaign: Campaign) -> QuerySet[Report]:
@@ -51,4 +54,26 @@ def actions(*, access: Access, campaign: Campaign | None = None) -> QuerySet[Act
     return rows
 
 
-__all__ = ["actions", "report_for_download", "reports"]
+OPEN_ACTION_STATUSES = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS)
+
+
+def actions_overdue(*, access: Access, today: dt.date | None = None) -> QuerySet[Action]:
+    """Open actions (planned or in progress) past their due date, the most overdue first."""
+    today = today or timezone.localdate()
+    return (
+        actions(access=access)
+        .filter(status__in=OPEN_ACTION_STATUSES, due_date__lt=today)
+        .order_by("due_date", "pk")
+    )
+
+
+def reports_ready(*, access: Access, since: dt.datetime) -> QuerySet[Report]:
+    """Finished reports of current runs made since `since` that the access may download."""
+    access.require(Permission.VIEW_REPORTS)
+    return (
+        Report.objects.visible_to(access)
+        .filter(status=ReportStatus.DONE, result_run__is_current=True, finished_at__gte=since)
+        .exclude(file="")
+        .select_related("campaign", "department")
+        .order_by("-finished_at")
+    )

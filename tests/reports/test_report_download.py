@@ -89,7 +89,7 @@ def test_url_name():
 def test_anonymous_visitors_are_sent_to_the_login(client, world):
     response = client.get(_url(world["organisation"]))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("admin:login"))
+    assert response["Location"].startswith(reverse("web:login"))
     assert f"next={_url(world['organisation'])}" in response["Location"]
 
 
