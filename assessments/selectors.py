@@ -334,3 +334,27 @@ def failed_deliveries(*, access: Access, campaigns: list[Campaign]) -> dict[int,
         .annotate(failed=Count("id"))
     )
     return {row["campaign_id"]: row["failed"] for row in rows}
+
+
+def campaign_for(*, access: Access, pk: int) -> Campaign:
+    """One campaign the access may see, or NotVisible (404) for any other."""
+    access.require(Permission.VIEW_CAMPAIGNS)
+    campaign = campaigns(access=access).filter(pk=pk).first()
+    if campaign is None:
+        raise NotVisible("No such campaign here.")
+    return campaign
+
+
+def delivery_failures(*, access: Access, campaign: Campaign) -> QuerySet[Invitation]:
+    """The invitations of a campaign whose email was refused, with the address and the reason,
+    for admins fixing addresses. Shown on a page of their own, never beside answered counts;
+    nothing here says whether anyone answered."""
+    access.require(Permission.MANAGE_DIRECTORY)
+    campaign_require_visible(access=access, campaign=campaign)
+    return (
+        Invitation.objects.for_organization(access.organization_id)
+        .filter(campaign=campaign, delivery_status=DeliveryStatus.FAILED)
+        .select_related("employee")
+        .only("pk", "delivery_error", "employee__email", "employee__external_id")
+        .order_by("employee__email")
+    )

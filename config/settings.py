@@ -226,8 +226,9 @@ LOGGING = {
         }
         for name in ("django.request", "django.server")
     }
-    # WeasyPrint reports every rendering step at INFO.
-    | {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
+    # WeasyPrint reports every rendering step at INFO; django-axes every sign-in (its lockouts
+    # and repeated failures still come through as warnings).
+    | {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools", "axes")},
 }
 
 # The address people reach Plimsoll at; survey links in emails start with it.

@@ -76,6 +76,8 @@ def org_view(permission: Permission | None = None) -> Callable:
                 access.require(permission)
             request.organization = organization
             request.access = access
+            # For templates: {% if request.can.manage_campaigns %}
+            request.can = {item.value: access.can(item) for item in Permission}
             request.role_label = ROLE_LABELS.get(access.role, access.role)
             request.scope_name = _scope_name(access)
             request.nav_items = nav_items(access, organization)

@@ -2,12 +2,28 @@
 
 from django.urls import include, path
 
-from web.views import auth, home
+from web.views import auth, campaigns, home
 
 app_name = "web"
 
 organization_urls = [
     path("", home.org_home, name="org_home"),
+    path(
+        "campaigns/<int:pk>/participation/",
+        campaigns.participation_page,
+        name="participation",
+    ),
+    path(
+        "campaigns/<int:pk>/participation/live/",
+        campaigns.participation_live,
+        name="participation_live",
+    ),
+    path("campaigns/<int:pk>/retry-failed/", campaigns.retry_failed, name="retry_failed"),
+    path(
+        "campaigns/<int:pk>/delivery-failures/",
+        campaigns.delivery_failures_page,
+        name="delivery_failures",
+    ),
 ]
 
 urlpatterns = [

@@ -1,0 +1,151 @@
+"""Every HR page for every persona, from one table.
+
+Each URL of the HR app has a line here saying what each persona gets: 200 (or 302 where the
+page redirects), 403 where the role may not use it, 404 for another organisation's objects and
+for outsiders, and signed-out visitors are sent to /login/. A URL added to web/urls.py without a
+line here fails `test_every_url_has_a_line`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, reverse
+
+from accounts.services import department_create
+from tests.assessments.survey_fixtures import open_campaign
+from tests.factories import (
+    CampaignFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+)
+from web import urls as web_urls
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("admin", "analyst", "manager", "viewer", "outsider", "anonymous")
+LOGIN = "login"  # expected: a redirect to the sign-in page
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    expect: dict[str, int | str]  # persona → status, or LOGIN
+    method: str = "get"
+    target: str = "campaign"  # which object the URL names: campaign, foreign, hidden, none
+    org: bool = True  # the URL lives under /o/<slug>/
+
+
+def everyone(status, **overrides):
+    found = {"admin": status, "analyst": status, "manager": status, "viewer": status}
+    return {"outsider": 404, "anonymous": LOGIN, **found, **overrides}
+
+
+TABLE = [
+    Line("org_home", everyone(200), target="none"),
+    Line("participation", everyone(200, viewer=403)),
+    Line("participation_live", everyone(200, viewer=403)),
+    Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
+    Line("delivery_failures", everyone(200, analyst=403, manager=403, viewer=403)),
+    # Another organisation's campaign under our slug: nobody learns it exists.
+    Line("participation", everyone(404, viewer=403), target="foreign"),
+    Line("participation_live", everyone(404, viewer=403), target="foreign"),
+    Line("retry_failed", everyone(404, manager=403, viewer=403), method="post", target="foreign"),
+    Line(
+        "delivery_failures", everyone(404, analyst=403, manager=403, viewer=403), target="foreign"
+    ),
+    # Our campaign that asked nobody in the manager's subtree.
+    Line("participation", everyone(200, manager=404, viewer=403), target="hidden"),
+    # Pages outside any organisation.
+    Line("home", {**everyone(302), "outsider": 302}, target="none", org=False),
+    Line("organizations", {**everyone(200), "outsider": 200}, target="none", org=False),
+]
+
+# Pages anyone may open signed out: sign-in and password reset.
+PUBLIC = {
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
+
+
+def _names(patterns) -> set[str]:
+    found = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found |= _names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            found.add(pattern.name)
+    return found
+
+
+def test_every_url_has_a_line():
+    covered = {line.name for line in TABLE} | PUBLIC
+    assert _names(web_urls.urlpatterns) - covered == set()
+
+
+@pytest.fixture
+def world(core_instrument):
+    organization = OrganizationFactory(name="Harbourside")
+    campaign = open_campaign(organization, core_instrument, people=6)
+    warehouse = campaign.target_departments.get()
+    finance = department_create(organization=organization, name="Finance")
+    hidden = CampaignFactory(organization=organization, instrument=core_instrument)
+    hidden.target_departments.set([finance])
+    elsewhere = OrganizationFactory(name="Tidewater")
+    foreign = CampaignFactory(organization=elsewhere, instrument=core_instrument)
+    users = {}
+    for role in ("admin", "analyst", "manager", "viewer"):
+        user = UserFactory()
+        MembershipFactory(
+            user=user,
+            organization=organization,
+            role=role,
+            scope_department=warehouse if role == "manager" else None,
+        )
+        users[role] = user
+    users["outsider"] = UserFactory()
+    MembershipFactory(user=users["outsider"], organization=elsewhere, role="admin")
+    return {
+        "organization": organization,
+        "users": users,
+        "targets": {"campaign": campaign, "foreign": foreign, "hidden": hidden},
+    }
+
+
+def _url(line: Line, world) -> str:
+    kwargs = {}
+    if line.org:
+        kwargs["org"] = world["organization"].slug
+    if line.target != "none":
+        kwargs["pk"] = world["targets"][line.target].pk
+    return reverse(f"web:{line.name}", kwargs=kwargs)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("line", TABLE, ids=lambda line: f"{line.name}-{line.target}")
+def test_each_persona_gets_what_the_table_says(client, world, line, persona):
+    if persona != "anonymous":
+        client.force_login(world["users"][persona])
+    url = _url(line, world)
+    response = getattr(client, line.method)(url)
+    expected = line.expect[persona]
+    if expected == LOGIN:
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("web:login")), response["Location"]
+        return
+    assert response.status_code == expected, (url, persona, response.status_code)
+    if expected == 200:
+        # Never another tenant's data.
+        other = "Harbourside" if persona == "outsider" else "Tidewater"
+        assert other not in response.content.decode()
+
+
+def test_public_pages_open_signed_out(client):
+    for name in ("login", "password_reset", "password_reset_done", "password_reset_complete"):
+        assert client.get(reverse(f"web:{name}")).status_code == 200, name
