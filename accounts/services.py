@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Concat, Length, Substr
@@ -240,3 +243,42 @@ def membership_revoke(*, user: User, organization: Organization) -> None:
     if membership.role == Role.ADMIN:
         _refuse_losing_the_last_admin(organization, user)
     membership.delete()
+
+
+@dataclass(frozen=True)
+class Invited:
+    user: User
+    created: bool  # a new account, which still has to choose its first password
+
+
+@transaction.atomic
+def user_invite(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    full_name: str = "",
+    scope_department: Department | None = None,
+) -> Invited:
+    """Give someone a role in `organization`, making their account if they have none.
+
+    A new account has no password: the person chooses one through the link in the invitation.
+    Someone who already has a role here is refused (change their role instead).
+    """
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": f"'{email}' is not an email address."}) from exc
+    user = User.objects.filter(email=email).first()
+    if user is not None and Membership.objects.for_organization(organization).filter(user=user):
+        raise ValidationError(
+            {"email": f"{email} already has a role in {organization}; change it in the list."}
+        )
+    created = user is None
+    if created:
+        user = User.objects.create_user(email=email, password=None, full_name=full_name.strip())
+    membership_grant(
+        user=user, organization=organization, role=role, scope_department=scope_department
+    )
+    return Invited(user=user, created=created)

@@ -2,12 +2,15 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, home
+from web.views import auth, campaigns, home, users
 
 app_name = "web"
 
 organization_urls = [
     path("", home.org_home, name="org_home"),
+    path("users/", users.users_page, name="users"),
+    path("users/<int:pk>/", users.member_page, name="member"),
+    path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),
     path(
         "campaigns/<int:pk>/participation/",
         campaigns.participation_page,

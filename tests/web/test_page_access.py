@@ -45,6 +45,15 @@ def everyone(status, **overrides):
 
 TABLE = [
     Line("org_home", everyone(200), target="none"),
+    Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("member", everyone(200, analyst=403, manager=403, viewer=403), target="member"),
+    Line(
+        "member_remove",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="member",
+    ),
+    Line("member", everyone(404, analyst=403, manager=403, viewer=403), target="foreign_member"),
     Line("participation", everyone(200, viewer=403)),
     Line("participation_live", everyone(200, viewer=403)),
     Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
@@ -111,10 +120,19 @@ def world(core_instrument):
         users[role] = user
     users["outsider"] = UserFactory()
     MembershipFactory(user=users["outsider"], organization=elsewhere, role="admin")
+    # Someone to change or remove: a viewer, so removing them leaves everything else as it is.
+    member = MembershipFactory(organization=organization, role="viewer")
+    foreign_member = MembershipFactory(organization=elsewhere, role="viewer")
     return {
         "organization": organization,
         "users": users,
-        "targets": {"campaign": campaign, "foreign": foreign, "hidden": hidden},
+        "targets": {
+            "campaign": campaign,
+            "foreign": foreign,
+            "hidden": hidden,
+            "member": member,
+            "foreign_member": foreign_member,
+        },
     }
 
 
