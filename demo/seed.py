@@ -37,6 +37,8 @@ DEMO_NAME = "Northwind Logistics (demo)"
 DEMO_PASSWORD = "plimsoll-demo"
 HR_EMAIL = "hr@northwind.example"
 MANAGER_EMAIL = "manager.warehouse-north@northwind.example"
+ANALYST_EMAIL = "analyst@northwind.example"
+VIEWER_EMAIL = "viewer@northwind.example"
 
 
 @dataclass
@@ -415,6 +417,14 @@ def _add_logins(organization: Organization, units: list[tuple[Department, Unit]]
     membership_grant(
         user=manager, organization=organization, role=Role.MANAGER, scope_department=warehouse_north
     )
+    for email, name, role in (
+        (ANALYST_EMAIL, "Ari Novak (analyst)", Role.ANALYST),
+        (VIEWER_EMAIL, "Vera Lind (viewer)", Role.VIEWER),
+    ):
+        user, _ = User.objects.update_or_create(email=email, defaults={"full_name": name})
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        membership_grant(user=user, organization=organization, role=role)
 
 
 def _run_campaign(

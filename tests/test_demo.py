@@ -83,6 +83,15 @@ def test_seed_builds_a_realistic_organisation(core_instrument):
     manager = Membership.objects.get(user__email=MANAGER_EMAIL)
     assert manager.role == Role.MANAGER
     assert manager.scope_department.name == "Warehouse North"
+    # A login for every role, each printed and each able to sign in.
+    roles = dict(
+        Membership.objects.filter(organization__slug=DEMO_SLUG).values_list("user__email", "role")
+    )
+    assert set(roles.values()) == set(Role.values)
+    for email in roles:
+        assert email in output
+        assert User.objects.get(email=email).check_password(DEMO_PASSWORD)
+    assert "/login/" in output
 
 
 def _domain_means(org, campaign_status: str) -> dict[str, dict[str, float]]:

@@ -6,9 +6,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.seed import (
+    ANALYST_EMAIL,
     DEMO_PASSWORD,
     HR_EMAIL,
     MANAGER_EMAIL,
+    VIEWER_EMAIL,
     DemoConflictError,
     demo_seed,
 )
@@ -58,12 +60,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  Closed campaign: {summary.closed_campaign}")
         self.stdout.write(f"  Open campaign:   {summary.open_campaign}")
-        self.stdout.write(f"Logins (password for both: {DEMO_PASSWORD})")
-        self.stdout.write(f"  HR admin: {HR_EMAIL}  (admin site: /admin/)")
         self.stdout.write(
-            f"  Manager of Warehouse North: {MANAGER_EMAIL}  (role: manager of that subtree; "
-            "not an admin-site user)"
+            f"Sign in at {settings.SITE_URL}/login/ (password for every login: {DEMO_PASSWORD})"
         )
+        self.stdout.write(f"  HR admin: {HR_EMAIL}  (also the admin site: /admin/)")
+        self.stdout.write(f"  Analyst: {ANALYST_EMAIL}")
+        self.stdout.write(
+            f"  Manager of Warehouse North: {MANAGER_EMAIL}  (sees that subtree only)"
+        )
+        self.stdout.write(f"  Viewer: {VIEWER_EMAIL}")
         if summary.reports:
             self.stdout.write("PDF reports of the closed campaign (sign in as the HR admin first):")
             for report in summary.reports:
