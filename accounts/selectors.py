@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from accounts.models import Membership
+from django.db.models import Count, QuerySet
+
+from accounts.models import Department, Employee, Membership
 from accounts.permissions import Access, NotVisible, Permission
 
 
@@ -23,3 +25,32 @@ def membership_for(*, access: Access, pk: int) -> Membership:
     if found is None:
         raise NotVisible("No such member here.")
     return found
+
+
+@dataclass(frozen=True)
+class Headcount:
+    department: Department
+    direct: int  # active employees attached to this department itself
+    subtree: int  # active employees here and in every department below
+
+
+def department_headcounts(*, access: Access) -> list[Headcount]:
+    """Every department of the organisation in tree order with its active headcount, directly
+    and with everything below it. Two queries, whatever the size of the tree."""
+    if not access.is_member:
+        raise NotVisible("Nothing here belongs to an organisation you can see.")
+    departments = list(
+        Department.objects.for_organization(access.organization_id).order_by("path")
+    )
+    direct = dict(
+        Employee.objects.for_organization(access.organization_id)
+        .filter(is_active=True)
+        .values("department_id")
+        .annotate(count=Count("id"))
+        .values_list("department_id", "count")
+    )
+    subtree = {d.pk: direct.get(d.pk, 0) for d in departments}
+    for department in reversed(departments):  # children after parents in path order
+        if department.parent_id in subtree:
+            subtree[department.parent_id] += subtree[department.pk]
+    return [Headcount(d, direct.get(d.pk, 0), subtree[d.pk]) for d in departments]

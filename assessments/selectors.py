@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Department
 from accounts.permissions import Access, NotVisible, Permission
+from accounts.selectors import department_headcounts
 from assessments.models import (
     Campaign,
     CampaignDepartment,
@@ -358,3 +359,31 @@ def delivery_failures(*, access: Access, campaign: Campaign) -> QuerySet[Invitat
         .only("pk", "delivery_error", "employee__email", "employee__external_id")
         .order_by("employee__email")
     )
+
+
+@dataclass(frozen=True)
+class LaunchPreview:
+    """Who a launch would invite: counts per target department, and the groups too small."""
+
+    total: int
+    per_target: list[tuple[Department, int]]
+    small: list[tuple[Department, int]]  # targeted departments (or below) with 1..k-1 people
+
+
+def campaign_launch_preview(*, access: Access, campaign: Campaign) -> LaunchPreview:
+    """Counts of the active employees a launch would invite now, for the confirmation page."""
+    access.require(Permission.MANAGE_CAMPAIGNS)
+    campaign_require_visible(access=access, campaign=campaign)
+    counts = {h.department.pk: h for h in department_headcounts(access=access)}
+    targets = sorted(campaign.target_departments.all(), key=lambda d: d.path)
+    # A target inside another target's subtree adds nobody twice.
+    roots = [d for d in targets if not any(d.path.startswith(o.path) and d != o for o in targets)]
+    per_target = [(d, counts[d.pk].subtree if d.pk in counts else 0) for d in targets]
+    k = campaign.min_group_size
+    small = [
+        (h.department, h.subtree)
+        for h in counts.values()
+        if 0 < h.subtree < k and any(h.department.path.startswith(r.path) for r in roots)
+    ]
+    total = sum(counts[d.pk].subtree for d in roots if d.pk in counts)
+    return LaunchPreview(total=total, per_target=per_target, small=small)

@@ -42,6 +42,7 @@ class NavItem:
 # Pages in the navigation, each shown to roles whose permission allows it.
 NAV = [
     # (key, label, URL name, permission)
+    ("campaigns", _("Campaigns"), "web:campaigns", Permission.VIEW_CAMPAIGNS),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
 ]
 

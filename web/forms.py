@@ -4,10 +4,12 @@ put next to the field they name (`add_service_errors`)."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department, Role
+from assessments.models import Campaign, Instrument
 from web.access import ROLE_LABELS
 
 
@@ -61,3 +63,127 @@ class InviteForm(RoleForm):
     email = forms.EmailField(label=_("Email"))
     full_name = forms.CharField(label=_("Name"), max_length=200, required=False)
     field_order = ["email", "full_name", "role", "scope_department"]
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class TargetDepartmentsField(forms.ModelMultipleChoiceField):
+    """Departments shown indented, each with its active headcount (itself and below)."""
+
+    def __init__(self, *args, headcounts: dict[int, int], **kwargs):
+        self.headcounts = headcounts
+        super().__init__(*args, **kwargs)
+
+    def label_from_instance(self, obj: Department) -> str:
+        people = self.headcounts.get(obj.pk, 0)
+        return f"{'— ' * obj.depth}{obj.name} ({people})"
+
+
+class CampaignForm(forms.Form):
+    """The settings of a campaign. While a campaign runs, only its name, dates and reminders
+    can change (`locked` names the rest, shown but disabled)."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    instrument = forms.ModelChoiceField(
+        label=_("Questionnaire"),
+        queryset=Instrument.objects.none(),
+        help_text=_(
+            "Each version is fixed: a campaign always asks exactly what it was set up with."
+        ),
+    )
+    target_departments = forms.ModelMultipleChoiceField(
+        label=_("Who is asked"), queryset=Department.objects.none()
+    )
+    languages = forms.MultipleChoiceField(
+        label=_("Languages"),
+        choices=settings.LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Each person gets the survey in their own language if it is one of these."),
+    )
+    opens_at = forms.DateTimeField(
+        label=_("Opens"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Leave empty to open at launch."),
+    )
+    closes_at = forms.DateTimeField(label=_("Closes"), widget=DateTimeLocalInput())
+    reminder_days = forms.CharField(
+        label=_("Reminders"),
+        required=False,
+        help_text=_(
+            "Days after opening on which those who have not answered get a reminder, e.g. “7, 14”."
+        ),
+    )
+    min_group_size = forms.IntegerField(
+        label=_("Minimum group size (k)"),
+        min_value=3,
+        initial=5,
+        help_text=_(
+            "No figure about fewer than k people is ever shown, nor one that could be worked out "
+            "by subtracting shown figures. 5 is usual; 3 is the least allowed. A larger k hides "
+            "more small teams."
+        ),
+    )
+    attributes_used = forms.MultipleChoiceField(
+        label=_("Breakdowns"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Coarse attributes (such as tenure band or site) whose groups are compared in the "
+            "results. Each one splits departments into smaller groups, and more of them are "
+            "hidden to protect people: choose only what you will act on."
+        ),
+    )
+    previous_campaign = forms.ModelChoiceField(
+        label=_("Follows up on"),
+        queryset=Campaign.objects.none(),
+        required=False,
+        help_text=_("A closed campaign on the same questionnaire, to show change since then."),
+    )
+
+    def __init__(self, *args, organization, headcounts: dict[int, int], locked=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["instrument"].queryset = Instrument.objects.order_by("code", "-version")
+        self.fields["target_departments"] = TargetDepartmentsField(
+            label=_("Who is asked"),
+            queryset=Department.objects.for_organization(organization).order_by("path"),
+            headcounts=headcounts,
+            widget=forms.CheckboxSelectMultiple,
+            help_text=_(
+                "Everyone active in a chosen department and the departments below it is invited. "
+                "The number is the active employees there now."
+            ),
+        )
+        self.fields["attributes_used"].choices = [
+            (name, name.replace("_", " ")) for name in settings.EMPLOYEE_ATTRIBUTES
+        ]
+        self.fields["previous_campaign"].queryset = Campaign.objects.for_organization(
+            organization
+        ).filter(status="closed")
+        for name in locked:
+            self.fields[name].disabled = True
+
+    def clean_reminder_days(self) -> list[int]:
+        raw = self.cleaned_data.get("reminder_days") or ""
+        days = []
+        for part in raw.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or int(part) < 1:
+                raise ValidationError(
+                    _("“%(value)s” is not a number of days (1 or more).") % {"value": part}
+                )
+            days.append(int(part))
+        return sorted(set(days))
+
+    def service_values(self) -> dict:
+        """The cleaned values in the services' terms."""
+        data = dict(self.cleaned_data)
+        data["target_departments"] = list(data["target_departments"])
+        return data

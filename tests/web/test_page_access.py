@@ -54,6 +54,22 @@ TABLE = [
         target="member",
     ),
     Line("member", everyone(404, analyst=403, manager=403, viewer=403), target="foreign_member"),
+    Line("campaigns", everyone(200), target="none"),
+    Line("campaign_new", everyone(200, manager=403, viewer=403), target="none"),
+    Line("campaign", everyone(200)),
+    Line("campaign", everyone(404), target="foreign"),
+    Line("campaign", everyone(200, manager=404), target="hidden"),
+    Line("campaign_edit", everyone(200, manager=403, viewer=403)),
+    Line("campaign_edit", everyone(404, manager=403, viewer=403), target="foreign"),
+    Line("campaign_launch", everyone(200, manager=403, viewer=403), target="hidden"),
+    Line("campaign_launch", everyone(404, manager=403, viewer=403), target="foreign"),
+    Line("campaign_close", everyone(200, manager=403, viewer=403)),
+    Line("campaign_close", everyone(404, manager=403, viewer=403), target="foreign"),
+    Line("campaign_remind", everyone(302, manager=403, viewer=403), method="post"),
+    Line(
+        "campaign_remind", everyone(404, manager=403, viewer=403), method="post", target="foreign"
+    ),
+    Line("instrument", everyone(200), target="instrument"),
     Line("participation", everyone(200, viewer=403)),
     Line("participation_live", everyone(200, viewer=403)),
     Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
@@ -132,6 +148,7 @@ def world(core_instrument):
             "hidden": hidden,
             "member": member,
             "foreign_member": foreign_member,
+            "instrument": core_instrument,
         },
     }
 
