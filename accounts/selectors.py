@@ -39,9 +39,7 @@ def department_headcounts(*, access: Access) -> list[Headcount]:
     and with everything below it. Two queries, whatever the size of the tree."""
     if not access.is_member:
         raise NotVisible("Nothing here belongs to an organisation you can see.")
-    departments = list(
-        Department.objects.for_organization(access.organization_id).order_by("path")
-    )
+    departments = list(Department.objects.for_organization(access.organization_id).order_by("path"))
     direct = dict(
         Employee.objects.for_organization(access.organization_id)
         .filter(is_active=True)
