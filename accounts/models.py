@@ -83,6 +83,9 @@ class Department(TenantModel):
         max_length=100, null=True, blank=True, help_text="Identifier in the HRIS, if any."
     )
     path = models.CharField(max_length=1000, db_index=True, editable=False, default="")
+    # A department that no longer exists in the organisation: kept, because past campaigns
+    # and their results refer to it, but never offered for new campaigns or imports.
+    is_active = models.BooleanField(default=True)
     scope_lookup = ""
     depth = models.PositiveSmallIntegerField(editable=False, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

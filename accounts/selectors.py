@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Department, Employee, Membership
 from accounts.permissions import Access, NotVisible, Permission
@@ -52,3 +52,37 @@ def department_headcounts(*, access: Access) -> list[Headcount]:
         if department.parent_id in subtree:
             subtree[department.parent_id] += subtree[department.pk]
     return [Headcount(d, direct.get(d.pk, 0), subtree[d.pk]) for d in departments]
+
+
+def employees(
+    *,
+    access: Access,
+    search: str = "",
+    department: Department | None = None,
+    active: bool | None = True,
+    attribute: str = "",
+    value: str = "",
+) -> QuerySet[Employee]:
+    """The organisation's employees for those who manage the directory, filtered. Indexed
+    lookups only, so it stays fast at 100,000 employees."""
+    access.require(Permission.MANAGE_DIRECTORY)
+    rows = Employee.objects.for_organization(access.organization_id).select_related("department")
+    if search:
+        term = search.strip()
+        rows = rows.filter(Q(email__istartswith=term) | Q(external_id__istartswith=term))
+    if department is not None:
+        access.require_organization(department.organization_id)
+        rows = rows.filter(department__path__startswith=department.path)
+    if active is not None:
+        rows = rows.filter(is_active=active)
+    if attribute:
+        rows = rows.filter(**{f"attributes__{attribute}": value})
+    return rows.order_by("external_id")
+
+
+def department_for(*, access: Access, pk: int) -> Department:
+    access.require(Permission.MANAGE_DIRECTORY)
+    found = Department.objects.visible_to(access).filter(pk=pk).first()
+    if found is None:
+        raise NotVisible("No such department here.")
+    return found

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Concat, Length, Substr
 
-from accounts.models import Department, Membership, Organization, Role, User
+from accounts.models import Department, Employee, Membership, Organization, Role, User
 
 
 class DepartmentCycleError(ValidationError):
@@ -39,6 +39,8 @@ def _check_path_length(path: str, name: str) -> None:
 def _check_parent(*, organization: Organization, parent: Department | None) -> None:
     if parent is not None and parent.organization_id != organization.pk:
         raise ValidationError({"parent": f"Department '{parent}' belongs to another organisation."})
+    if parent is not None and not parent.is_active:
+        raise ValidationError({"parent": f"Department '{parent}' is deactivated."})
 
 
 @transaction.atomic
@@ -282,3 +284,44 @@ def user_invite(
         user=user, organization=organization, role=role, scope_department=scope_department
     )
     return Invited(user=user, created=created)
+
+
+@transaction.atomic
+def department_deactivate(*, department: Department) -> Department:
+    """Mark a department as no longer in use. Refused while active employees or active
+    departments are still in it: move them first, so nobody is left out of a campaign."""
+    _lock_tree(department.organization_id)
+    locked = Department.objects.get(pk=department.pk)
+    people = (
+        Employee.objects.for_organization(locked.organization_id)
+        .filter(department__path__startswith=locked.path, is_active=True)
+        .count()
+    )
+    children = locked.children.filter(is_active=True).count()
+    if people or children:
+        raise ValidationError(
+            {
+                "is_active": (
+                    f"Department '{locked}' still has {people} active employees and "
+                    f"{children} active departments in it or below; move or deactivate them "
+                    "first."
+                )
+            }
+        )
+    locked.is_active = False
+    locked.save(update_fields=["is_active"])
+    return locked
+
+
+@transaction.atomic
+def department_reactivate(*, department: Department) -> Department:
+    """Bring a deactivated department back (its parent must be active)."""
+    _lock_tree(department.organization_id)
+    locked = Department.objects.select_related("parent").get(pk=department.pk)
+    if locked.parent is not None and not locked.parent.is_active:
+        raise ValidationError(
+            {"is_active": f"Its parent '{locked.parent}' is deactivated; reactivate that first."}
+        )
+    locked.is_active = True
+    locked.save(update_fields=["is_active"])
+    return locked

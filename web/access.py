@@ -43,6 +43,7 @@ class NavItem:
 NAV = [
     # (key, label, URL name, permission)
     ("campaigns", _("Campaigns"), "web:campaigns", Permission.VIEW_CAMPAIGNS),
+    ("people", _("People and departments"), "web:departments", Permission.MANAGE_DIRECTORY),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
 ]
 

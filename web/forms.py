@@ -151,7 +151,9 @@ class CampaignForm(forms.Form):
         self.fields["instrument"].queryset = Instrument.objects.order_by("code", "-version")
         self.fields["target_departments"] = TargetDepartmentsField(
             label=_("Who is asked"),
-            queryset=Department.objects.for_organization(organization).order_by("path"),
+            queryset=Department.objects.for_organization(organization)
+            .filter(is_active=True)
+            .order_by("path"),
             headcounts=headcounts,
             widget=forms.CheckboxSelectMultiple,
             help_text=_(
@@ -187,3 +189,51 @@ class CampaignForm(forms.Form):
         data = dict(self.cleaned_data)
         data["target_departments"] = list(data["target_departments"])
         return data
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    parent = DepartmentChoiceField(
+        label=_("Part of"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("(top of the tree)"),
+    )
+    external_id = forms.CharField(
+        label=_("HRIS id"),
+        max_length=100,
+        required=False,
+        help_text=_("The department's identifier in your HR system, used by imports and the API."),
+    )
+
+    def __init__(self, *args, organization, exclude: Department | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        parents = Department.objects.for_organization(organization).filter(is_active=True)
+        if exclude is not None:
+            # Its own subtree cannot take it: that would make a cycle.
+            parents = parents.exclude(path__startswith=exclude.path)
+        self.fields["parent"].queryset = parents.order_by("path")
+
+
+ACTIVE_CHOICES = [("yes", _("Active")), ("no", _("Inactive")), ("all", _("All"))]
+
+
+class EmployeeFilterForm(forms.Form):
+    """The employee list's search and filters (a GET form: every view is a link)."""
+
+    q = forms.CharField(label=_("Search"), required=False, help_text=_("Email or HRIS id."))
+    department = DepartmentChoiceField(
+        label=_("Department (and below)"), queryset=Department.objects.none(), required=False
+    )
+    active = forms.ChoiceField(label=_("Status"), choices=ACTIVE_CHOICES, required=False)
+    attribute = forms.ChoiceField(label=_("Attribute"), required=False)
+    value = forms.CharField(label=_("Attribute value"), required=False, max_length=100)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.for_organization(
+            organization
+        ).order_by("path")
+        self.fields["attribute"].choices = [("", _("Any"))] + [
+            (name, name.replace("_", " ")) for name in settings.EMPLOYEE_ATTRIBUTES
+        ]

@@ -2,12 +2,16 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, home, users
+from web.views import auth, campaigns, directory, home, users
 
 app_name = "web"
 
 organization_urls = [
     path("", home.org_home, name="org_home"),
+    path("departments/", directory.departments_page, name="departments"),
+    path("departments/<int:pk>/", directory.department_page, name="department"),
+    path("departments/<int:pk>/active/", directory.department_active, name="department_active"),
+    path("employees/", directory.employees_page, name="employees"),
     path("users/", users.users_page, name="users"),
     path("users/<int:pk>/", users.member_page, name="member"),
     path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),

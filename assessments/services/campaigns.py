@@ -111,10 +111,13 @@ def campaign_settings_errors(
             f"it supports {', '.join(instrument.languages)}."
         )
     foreign = [d.name for d in target_departments if d.organization_id != organization.pk]
+    inactive = [d.name for d in target_departments if not d.is_active]
     if foreign:
         errors["target_departments"] = (
             f"Not departments of this organisation: {', '.join(foreign)}."
         )
+    elif inactive and campaign is None:
+        errors["target_departments"] = f"Deactivated departments: {', '.join(inactive)}."
     if opens_at and closes_at and closes_at <= opens_at:
         errors["closes_at"] = "The closing time must be after the opening time."
     if not isinstance(reminder_days, list) or any(

@@ -45,6 +45,20 @@ def everyone(status, **overrides):
 
 TABLE = [
     Line("org_home", everyone(200), target="none"),
+    Line("departments", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("department", everyone(200, analyst=403, manager=403, viewer=403), target="department"),
+    Line(
+        "department",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        target="foreign_department",
+    ),
+    Line(
+        "department_active",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="department",
+    ),
+    Line("employees", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("member", everyone(200, analyst=403, manager=403, viewer=403), target="member"),
     Line(
@@ -149,6 +163,8 @@ def world(core_instrument):
             "member": member,
             "foreign_member": foreign_member,
             "instrument": core_instrument,
+            "department": finance,
+            "foreign_department": department_create(organization=elsewhere, name="Docks"),
         },
     }
 
