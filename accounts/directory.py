@@ -937,7 +937,8 @@ class _DepartmentPlanner:
         self._check_depth()
 
     def _check_depth(self) -> None:
-        # A new department's primary key is not known yet: assume the longest it could get.
+        # A new department's primary key is not known yet: estimate it from the largest seen
+        # here, with room to spare. Applying checks the real paths.
         pks = list(self.db)
         new_digits = len(str((max(pks) if pks else 0) + len(self.new) + 1000))
         lengths: dict[str | int, int] = {}
@@ -1277,6 +1278,8 @@ def directory_import_apply(
             f"The import has {len(plan.errors):,} error(s), for example “{plan.errors[0]}”. "
             "Correct the file and upload it again; nothing was imported."
         )
+    if plan.needs_confirmation and not confirmed:
+        raise ValidationError(" ".join(plan.reasons) + " Nothing was imported.")
     _lock_tree(organization.pk)
     current = directory_import_plan(
         organization=organization,

@@ -14,6 +14,9 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # When set, HR admins and analysts must confirm each sign-in with a code from an
+    # authenticator app (TOTP) before they see anything of this organisation.
+    require_second_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -325,3 +325,11 @@ def department_reactivate(*, department: Department) -> Department:
     locked.is_active = True
     locked.save(update_fields=["is_active"])
     return locked
+
+
+@transaction.atomic
+def organization_second_factor_set(*, organization: Organization, required: bool) -> Organization:
+    """Require (or stop requiring) a second factor of the organisation's admins and analysts."""
+    Organization.objects.filter(pk=organization.pk).update(require_second_factor=required)
+    organization.refresh_from_db(fields=["require_second_factor"])
+    return organization

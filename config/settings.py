@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "axes",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "assessments",
     "results",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -130,6 +134,8 @@ AXES_RESET_ON_SUCCESS = True
 # The sign-in form names its email field "username", as Django's authentication form does.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
+# Second factor (TOTP, django-otp): the name authenticator apps show for Plimsoll accounts.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Plimsoll")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://plimsoll")}
 

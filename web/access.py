@@ -13,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_otp import user_has_device
 
 from accounts.models import Department, Organization, Role
 from accounts.permissions import Access, Permission, access_for
@@ -75,6 +78,10 @@ def org_view(permission: Permission | None = None) -> Callable:
             access = access_for(user=request.user, organization=organization)
             if not access.is_member:
                 raise Http404("No such organisation, or you are not a member of it.")
+            if second_factor_missing(request, organization, access):
+                return redirect_to_login(
+                    request.get_full_path(), reverse("web:two_factor"), REDIRECT_FIELD_NAME
+                )
             if permission is not None:
                 access.require(permission)
             request.organization = organization
@@ -91,6 +98,20 @@ def org_view(permission: Permission | None = None) -> Callable:
         return wrapper
 
     return decorator
+
+
+# Roles whose sign-ins an organisation may require a second factor for.
+SECOND_FACTOR_ROLES = (Role.ADMIN, Role.ANALYST)
+
+
+def second_factor_missing(request: HttpRequest, organization: Organization, access: Access) -> bool:
+    """Whether this session must pass the second factor first: always once the user has set
+    one up, and for admins and analysts of an organisation that requires it."""
+    if request.user.is_verified():
+        return False
+    if user_has_device(request.user):
+        return True
+    return organization.require_second_factor and access.role in SECOND_FACTOR_ROLES
 
 
 def memberships_of(user) -> list:

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, directory, home, users
+from web.views import auth, campaigns, directory, home, two_factor, users
 
 app_name = "web"
 
@@ -13,6 +13,8 @@ organization_urls = [
     path("departments/<int:pk>/active/", directory.department_active, name="department_active"),
     path("employees/", directory.employees_page, name="employees"),
     path("users/", users.users_page, name="users"),
+    path("security/", two_factor.security_page, name="security"),
+    path("security/save/", two_factor.security_save, name="security_save"),
     path("users/<int:pk>/", users.member_page, name="member"),
     path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),
     path("campaigns/", campaigns.campaigns_page, name="campaigns"),
@@ -58,5 +60,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("organisations/", auth.organizations, name="organizations"),
+    path("login/confirm/", two_factor.two_factor, name="two_factor"),
     path("o/<slug:org>/", include(organization_urls)),
 ]

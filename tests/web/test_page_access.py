@@ -60,6 +60,13 @@ TABLE = [
     ),
     Line("employees", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("security", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line(
+        "security_save",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="none",
+    ),
     Line("member", everyone(200, analyst=403, manager=403, viewer=403), target="member"),
     Line(
         "member_remove",
@@ -100,6 +107,8 @@ TABLE = [
     # Pages outside any organisation.
     Line("home", {**everyone(302), "outsider": 302}, target="none", org=False),
     Line("organizations", {**everyone(200), "outsider": 200}, target="none", org=False),
+    # Confirming a sign-in (or setting up an app): for anyone signed in.
+    Line("two_factor", {**everyone(200), "outsider": 200}, target="none", org=False),
 ]
 
 # Pages anyone may open signed out: sign-in and password reset.
