@@ -134,6 +134,8 @@ AXES_RESET_ON_SUCCESS = True
 # The sign-in form names its email field "username", as Django's authentication form does.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
+# Seconds between refreshes of an open participation page while it is visible in a browser.
+PARTICIPATION_POLL_SECONDS = env.int("PARTICIPATION_POLL_SECONDS", default=15)
 # Second factor (TOTP, django-otp): the name authenticator apps show for Plimsoll accounts.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Plimsoll")
 

@@ -36,10 +36,6 @@ from results.services import campaign_close
 from web.access import org_view
 from web.forms import CampaignForm, add_service_errors
 
-# Seconds between refreshes of the participation table while the page is visible.
-POLL_SECONDS = 15
-
-
 def _participation_context(request: HttpRequest, pk: int) -> dict:
     access = request.access
     campaign = campaign_for(access=access, pk=pk)
@@ -58,7 +54,7 @@ def _participation_context(request: HttpRequest, pk: int) -> dict:
         "top": top,
         "failed": failed,
         "live": campaign.status == CampaignStatus.OPEN,
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": settings.PARTICIPATION_POLL_SECONDS,
     }
 
 
