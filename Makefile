@@ -119,6 +119,13 @@ bench-scoring: $(VENV)/.installed
 bench-report: $(VENV)/.installed
 	$(PY) -m bench.report
 
+# HR pages that grow with the organisation (employee list, department tree, participation of an
+# open campaign) at 100,000 employees in 1,000 departments, on PostgreSQL at 127.0.0.1 (see
+# bench/pages.py for BENCH_* settings). Creates and drops its own database, plimsoll_bench_pages.
+.PHONY: bench-pages
+bench-pages: $(VENV)/.installed
+	$(PY) -m bench.pages
+
 # The demo campaign's organisation report and one department pack as PNG pages, for a look
 # (needs `make demo` or `manage.py seed_demo` first). Written to report-pngs/.
 report-pngs: system-packages-test $(VENV)/.installed .env
