@@ -36,7 +36,9 @@ A column left out of the file leaves that field as it is (except `active`: a lis
 active unless the row says otherwise). Rows may come in any order: a department may be listed
 after the departments and employees that refer to it. In `full` mode the file is the whole
 staff: active employees it leaves out are deactivated (never deleted); in `delta` mode only the
-listed rows change. Departments are never deactivated or deleted by an import.
+listed rows change. Departments are never deactivated or deleted by an import, and a deactivated
+department is not offered to one: a row for it, a department placed under it or an active
+employee in it is an error (reactivate it in the HR app first).
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ class _FileDepartment:
 class _Writes:
     """What applying the plan writes; kept on the plan object only, never serialised."""
 
-    db_departments: dict[int, tuple]  # pk -> (external_id, name, parent_id, path, depth)
+    # pk -> (external_id, name, parent_id, path, depth, is_active)
+    db_departments: dict[int, tuple]
     file_departments: dict[str, _FileDepartment]
     new_departments: list[str]
     # (external_id, email, department reference, is_active, language, attributes)
@@ -709,12 +712,12 @@ def directory_import_plan(
     employee_rows = _normalise_rows(employees, numbers["employee"], "employee", errors)
 
     db_departments = {
-        pk: (external_id, name, parent_id, path, depth)
-        for pk, external_id, name, parent_id, path, depth in Department.objects.for_organization(
-            organization
+        pk: (external_id, name, parent_id, path, depth, is_active)
+        for pk, external_id, name, parent_id, path, depth, is_active in (
+            Department.objects.for_organization(organization)
+            .order_by()
+            .values_list("pk", "external_id", "name", "parent_id", "path", "depth", "is_active")
         )
-        .order_by()
-        .values_list("pk", "external_id", "name", "parent_id", "path", "depth")
     }
     db_employees = {
         row[1]: row
@@ -837,6 +840,13 @@ class _DepartmentPlanner:
     def known(self, external_id: str) -> bool:
         return external_id in self.rows or external_id in self.by_external_id
 
+    def deactivated(self, reference: str | int | None) -> str:
+        """The name of the department `reference` names when it is deactivated, else ""."""
+        pk = self.by_external_id.get(reference) if isinstance(reference, str) else reference
+        if pk is None or self.db[pk][5]:
+            return ""
+        return self.db[pk][1]
+
     def read(self, row: dict[str, str], number: int) -> None:
         kind = "department"
         external_id = row.get("external_id", "")
@@ -856,6 +866,16 @@ class _DepartmentPlanner:
             )
         else:
             self.rows[external_id] = (number, row)
+            if name := self.deactivated(external_id):
+                # Kept for past campaigns, never offered to imports (see Department.is_active).
+                self.errors.add(
+                    kind,
+                    number,
+                    "external_id",
+                    external_id,
+                    f"the department '{external_id}' ({name}) is deactivated; reactivate it in "
+                    "the HR app first, or leave it out of the file",
+                )
         name = row.get("name", "")
         if not name:
             self.errors.add(kind, number, "name", "", "a department needs a name")
@@ -888,6 +908,15 @@ class _DepartmentPlanner:
                         wanted,
                         f"unknown parent '{wanted}': no department has this external_id in the "
                         "file or in the directory",
+                    )
+                elif name := self.deactivated(wanted):
+                    self.errors.add(
+                        "department",
+                        number,
+                        "parent_external_id",
+                        wanted,
+                        f"the department '{wanted}' ({name}) is deactivated; nothing can be "
+                        "placed under it",
                     )
                 else:
                     parent = wanted
@@ -989,7 +1018,7 @@ class _DepartmentPlanner:
                     }
                 )
                 continue
-            _, old_name, old_parent_pk, _, _ = self.db[pk]
+            old_name, old_parent_pk = self.db[pk][1:3]
             if department.name != old_name:
                 renamed.append(
                     {
@@ -1128,6 +1157,16 @@ class _EmployeePlanner:
                 raw_active,
                 f"'{raw_active}' is not a yes or no; use true, false, yes, no, 1 or 0 (empty "
                 "means true)",
+            )
+
+        if is_active and (closed := self.tree.deactivated(department)):
+            add(
+                kind,
+                number,
+                "department_external_id",
+                wanted,
+                f"the department '{closed}' is deactivated; an active employee cannot be in it. "
+                "Give another department, or reactivate it in the HR app first",
             )
 
         attributes = dict(existing[6] or {}) if existing is not None else {}
@@ -1407,8 +1446,8 @@ def _departments_write(*, organization: Organization, writes: _Writes) -> dict[s
 
     changed = []
     for pk, (path, depth) in paths.items():
-        old = writes.db_departments.get(pk)  # (external_id, name, parent_id, path, depth)
-        if old is None or old[1:] != (names[pk], parent_of[pk], path, depth):
+        old = writes.db_departments.get(pk)  # (external_id, name, parent_id, path, depth, …)
+        if old is None or old[1:5] != (names[pk], parent_of[pk], path, depth):
             changed.append(
                 Department(pk=pk, name=names[pk], parent_id=parent_of[pk], path=path, depth=depth)
             )
@@ -1475,9 +1514,12 @@ def directory_csv(*, organization: Organization) -> str:
     changes nothing. Departments without an HRIS id cannot be named in a file and are left
     out; their employees have an empty department_external_id, which keeps them where they
     are. Values that a spreadsheet would run as formulas are prefixed with an apostrophe,
-    which the import removes. Serve it encoded as UTF-8 with a BOM so Excel reads umlauts."""
+    which the import removes. Deactivated departments are not offered to imports and are left
+    out too (their employees, inactive, keep their department the same way). Serve it encoded
+    as UTF-8 with a BOM so Excel reads umlauts."""
     departments = list(
         Department.objects.for_organization(organization)
+        .filter(is_active=True)
         .order_by("path")
         .values_list("pk", "external_id", "name", "parent_id")
     )

@@ -15,6 +15,7 @@ Targets: every p95 at most 250 ms, at most 15 queries per page whatever the size
 
 Environment (all optional):
     BENCH_EMPLOYEES=100000  BENCH_DEPARTMENTS=1000  BENCH_REQUESTS=50
+    BENCH_PROFILE=<page name>   print where that page spends its time (cProfile) first
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/plimsoll_bench_pages (dropped and made)
 Exits 2 when the bench cannot run, 0 otherwise; a missed target prints a warning.
 """
@@ -175,6 +176,16 @@ def main() -> int:
             "participation": f"{org}/campaigns/{campaign.pk}/participation/",
             "participation (live)": f"{org}/campaigns/{campaign.pk}/participation/live/",
         }
+        if profile := os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(5):
+                client.get(pages[profile])
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         results = {}
         print(f"{'page':28} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
         for name, page in pages.items():

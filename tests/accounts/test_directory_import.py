@@ -25,7 +25,7 @@ from accounts.directory import (
     directory_template_csv,
 )
 from accounts.models import Department, Employee
-from accounts.services import department_create
+from accounts.services import department_create, department_deactivate
 from tests.factories import EmployeeFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -455,6 +455,33 @@ def test_a_department_cannot_be_its_own_parent(organization):
     assert "cannot be its own parent" in plan.errors[0].message
 
 
+def test_deactivated_departments_are_not_offered_to_an_import(baseline):
+    organization = baseline
+    closed = department_create(organization=organization, name="Closed", external_id="D-OLD")
+    EmployeeFactory(department=closed, external_id="E-OLD", is_active=False)
+    department_deactivate(department=closed)
+    rows = [
+        dep("D-OLD", "Closed again"),  # 2
+        dep("D-NEW", "New", parent="D-OLD"),  # 3
+        emp("E21", "e21@example.test", "D-OLD"),  # 4: an active employee
+        emp("E-OLD", "old@example.test", "D-OLD", active="no"),  # 5: inactive may stay
+        emp("E-OLD2", "old2@example.test", "D-OLD", active="no"),  # 6
+    ]
+    plan = plan_file(organization, csv_bytes(rows, header=HEADER[:8]), mode="delta")
+    assert cells(plan) == {
+        (2, "external_id", "D-OLD"),
+        (3, "parent_external_id", "D-OLD"),
+        (4, "department_external_id", "D-OLD"),
+    }
+    by_row = {e.row: e for e in plan.errors}
+    assert "'D-OLD' (Closed) is deactivated; reactivate it in the HR app first" in str(by_row[2])
+    assert "nothing can be placed under it" in by_row[3].message
+    assert "an active employee cannot be in it" in by_row[4].message
+    # Reactivating an employee who stays in a deactivated department is refused too.
+    plan = plan_file(organization, csv_bytes([emp("E-OLD", "old@example.test")]), mode="delta")
+    assert cells(plan) == {(2, "department_external_id", "")}
+
+
 def test_a_file_that_is_not_utf8_is_one_error_naming_the_line_and_byte(organization):
     text = "kind,external_id,name\r\ndepartment,D1,Ops\r\ndepartment,D2,Müller\r\n"
     data = text.encode("cp1252")
@@ -674,11 +701,15 @@ def test_export_then_import_plans_no_change(organization):
     )
     EmployeeFactory(department=loose, external_id="E3", attributes={"site": 3, "other": "kept"})
     EmployeeFactory(department=under_loose, external_id="E4")
+    closed = department_create(organization=organization, name="Closed", external_id="D-OLD")
+    EmployeeFactory(department=closed, external_id="E5", is_active=False)
+    department_deactivate(department=closed)
     before = snapshot(organization)
 
     exported = directory_csv(organization=organization)
     assert exported.splitlines()[0] == ",".join(directory.directory_columns())
     assert "'=Operations" in exported  # a spreadsheet must not run it as a formula
+    assert "D-OLD" not in exported  # not offered to imports
     for mode in ("full", "delta"):
         plan = plan_file(organization, exported.encode("utf-8-sig"), mode=mode)
         assert plan.errors == []

@@ -35,6 +35,8 @@ from results.selectors import participation
 from results.services import campaign_close
 from web.access import org_view
 from web.forms import CampaignForm, add_service_errors
+from web.tables import participation_rows
+
 
 def _participation_context(request: HttpRequest, pk: int) -> dict:
     access = request.access
@@ -47,10 +49,12 @@ def _participation_context(request: HttpRequest, pk: int) -> dict:
         else 0
     )
     lowest = top.depth if top else 0
+    lines = [(row, min(row.depth - lowest, 6)) for row in rows]
     return {
         "campaign": campaign,
         # Each row with its indentation below the widest group shown (at most 6 steps).
-        "lines": [(row, min(row.depth - lowest, 6)) for row in rows],
+        "lines": lines,
+        "rows_html": participation_rows(lines, k=campaign.min_group_size),
         "top": top,
         "failed": failed,
         "live": campaign.status == CampaignStatus.OPEN,

@@ -22,6 +22,7 @@ from accounts.services import (
 from assessments.models import DEFAULT_MIN_GROUP_SIZE
 from web.access import org_view
 from web.forms import DepartmentForm, EmployeeFilterForm, add_service_errors
+from web.tables import department_rows
 
 EMPLOYEES_PER_PAGE = 50
 
@@ -51,7 +52,17 @@ def departments_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "hr/departments.html",
-        {"rows": rows, "form": form, "usual_k": DEFAULT_MIN_GROUP_SIZE, "nav": "people"},
+        {
+            "rows": rows,
+            "rows_html": department_rows(
+                rows,
+                organization_slug=request.organization.slug,
+                usual_k=DEFAULT_MIN_GROUP_SIZE,
+            ),
+            "form": form,
+            "usual_k": DEFAULT_MIN_GROUP_SIZE,
+            "nav": "people",
+        },
         status=400 if form.errors else 200,
     )
 

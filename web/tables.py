@@ -1,0 +1,70 @@
+"""Rows of the HR app's long tables, written in one pass.
+
+A department tree has up to a few thousand rows; through the template engine each row costs a
+tenth of a millisecond per tag, so these bodies are built here instead, with every value
+escaped, and the templates keep the headings, captions and everything around them.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+
+def participation_rows(lines, *, k: int) -> SafeString:
+    """<tr> rows of the participation table: (ParticipationRow, indent level) pairs."""
+    hidden = escape(_("hidden"))
+    too_few = escape(_("fewer than %(k)s invited: no counts") % {"k": k})
+    whole = escape(_("Whole campaign"))
+    parts = []
+    for row, level in lines:
+        name = escape(row.department.name) if row.department else whole
+        parts.append(f'<tr><th scope="row" class="indent-{level}">{name}</th>')
+        if not row.shown:
+            parts.append(f'<td class="num hidden-figure" colspan="3">{too_few}</td></tr>')
+        elif row.completed is None:
+            parts.append(
+                f'<td class="num">{row.invited}</td><td class="num hidden-figure">{hidden}</td>'
+                f'<td class="num hidden-figure" aria-label="{hidden}">—</td></tr>'
+            )
+        else:
+            rate = round(100 * row.completed / row.invited) if row.invited else 0
+            parts.append(
+                f'<td class="num">{row.invited}</td><td class="num">{row.completed}</td>'
+                f'<td class="num">{rate}%</td></tr>'
+            )
+    return mark_safe("".join(parts))  # every value above is escaped or a number
+
+
+def department_rows(rows, *, organization_slug: str, usual_k: int) -> SafeString:
+    """<tr> rows of the department tree: (Headcount, indent level) pairs."""
+    link = reverse("web:department", kwargs={"org": organization_slug, "pk": 0})
+    prefix, suffix = link.rsplit("/0/", 1)
+    change = escape(_("Change"))
+    small = escape(_("fewer than the usual k"))
+    deactivated = escape(_("deactivated"))
+    parts = []
+    for headcount, level in rows:
+        department = headcount.department
+        name = escape(department.name)
+        active = department.is_active
+        row_class = "" if active else ' class="inactive"'
+        status = "" if active else f' <span class="status">{deactivated}</span>'
+        flag = (
+            f' <span class="flag" title="{small}">⚑ <span class="visually-hidden">{small}'
+            "</span></span>"
+            if active and headcount.subtree < usual_k
+            else ""
+        )
+        parts.append(
+            f"<tr{row_class}>"
+            f'<th scope="row" class="indent-{level}">{name}{status}</th>'
+            f"<td>{escape(department.external_id or '—')}</td>"
+            f'<td class="num">{headcount.direct}</td>'
+            f'<td class="num">{headcount.subtree}{flag}</td>'
+            f'<td><a href="{prefix}/{department.pk}/{suffix}">{change}'
+            f'<span class="visually-hidden"> {name}</span></a></td></tr>'
+        )
+    return mark_safe("".join(parts))  # every value above is escaped or a number
