@@ -60,7 +60,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from accounts.models import Department, Employee, Organization
+from accounts.models import (
+    Department,
+    DirectoryImport,
+    DirectoryImportStatus,
+    Employee,
+    Organization,
+)
 from accounts.services import PATH_MAX_LENGTH, _lock_tree
 
 Mode = Literal["full", "delta"]
@@ -1581,3 +1587,55 @@ def directory_template_csv() -> str:
             },
         ]
     )
+
+
+# --- previews kept between upload and apply ------------------------------------------------
+
+
+def directory_import_preview(
+    *, organization: Organization, data: bytes, filename: str, mode: Mode, user=None
+) -> DirectoryImport:
+    """Read and plan an uploaded file and keep the plan for the preview page; nothing in the
+    directory changes."""
+    plan = directory_import_file(
+        organization=organization, data=data, filename=filename, mode=mode, dry_run=True
+    )
+    return DirectoryImport.objects.create(
+        organization=organization,
+        filename=filename[:255],
+        mode=mode,
+        plan=plan.as_dict(),
+        summary=plan.summary()
+        | {"needs_confirmation": plan.needs_confirmation, "reasons": plan.reasons},
+        created_by=user,
+    )
+
+
+@transaction.atomic
+def directory_import_run(
+    *, directory_import: DirectoryImport, confirmed: bool = False
+) -> DirectoryImport:
+    """Apply a previewed import, once: everything or nothing (see directory_import_apply)."""
+    locked = DirectoryImport.objects.select_for_update().get(pk=directory_import.pk)
+    if locked.status != DirectoryImportStatus.PREVIEWED:
+        raise ValidationError(f"This import was already {locked.status}.")
+    plan = ImportPlan.from_dict(locked.plan)
+    result = directory_import_apply(
+        organization=locked.organization, plan=plan, confirmed=confirmed
+    )
+    locked.status = DirectoryImportStatus.APPLIED
+    locked.result = result.as_dict()
+    locked.applied_at = dt.datetime.now(tz=dt.UTC)
+    locked.plan = {}  # the rows are in the directory now; keep only the counts
+    locked.save(update_fields=["status", "result", "applied_at", "plan"])
+    return locked
+
+
+@transaction.atomic
+def directory_import_discard(*, directory_import: DirectoryImport) -> bool:
+    """Drop a preview that will not be applied (its rows go with it); False if it was not a
+    preview any more."""
+    updated = DirectoryImport.objects.filter(
+        pk=directory_import.pk, status=DirectoryImportStatus.PREVIEWED
+    ).update(status=DirectoryImportStatus.DISCARDED, plan={})
+    return bool(updated)

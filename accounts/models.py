@@ -74,7 +74,8 @@ class Department(TenantModel):
     """A unit of the organisation's tree; results roll up from a department to its ancestors.
 
     `path` is a materialised path of primary keys ("/1/4/9/") so a subtree is one indexed
-    prefix query. Only `accounts.services` writes `parent`, `path` and `depth`.
+    prefix query. Only `accounts.services` and the directory import (`accounts.directory`, under
+    the same tree lock and rules) write `parent`, `path` and `depth`.
     """
 
     name = models.CharField(max_length=200)
@@ -233,3 +234,43 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role}"
+
+
+class DirectoryImportStatus(models.TextChoices):
+    PREVIEWED = "previewed", "Previewed"
+    APPLIED = "applied", "Applied"
+    DISCARDED = "discarded", "Discarded"
+
+
+class DirectoryImport(TenantModel):
+    """An uploaded directory file between its preview and its application: the plan made
+    from it (accounts.directory.ImportPlan as JSON), what it would change, and who did what."""
+
+    filename = models.CharField(max_length=255)
+    mode = models.CharField(max_length=8)
+    status = models.CharField(
+        max_length=16,
+        choices=DirectoryImportStatus.choices,
+        default=DirectoryImportStatus.PREVIEWED,
+    )
+    plan = models.JSONField()
+    summary = models.JSONField(default=dict)
+    result = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=DirectoryImportStatus.values),
+                name="directory_import_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=["full", "delta"]), name="directory_import_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

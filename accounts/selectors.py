@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.models import Department, Employee, Membership
+from accounts.models import Department, DirectoryImport, Employee, Membership
 from accounts.permissions import Access, NotVisible, Permission
 
 
@@ -85,4 +85,21 @@ def department_for(*, access: Access, pk: int) -> Department:
     found = Department.objects.visible_to(access).filter(pk=pk).first()
     if found is None:
         raise NotVisible("No such department here.")
+    return found
+
+
+def directory_imports(*, access: Access) -> QuerySet[DirectoryImport]:
+    access.require(Permission.MANAGE_DIRECTORY)
+    return (
+        DirectoryImport.objects.for_organization(access.organization_id)
+        .defer("plan")
+        .select_related("created_by")
+    )
+
+
+def directory_import_for(*, access: Access, pk: int) -> DirectoryImport:
+    access.require(Permission.MANAGE_DIRECTORY)
+    found = DirectoryImport.objects.for_organization(access.organization_id).filter(pk=pk).first()
+    if found is None:
+        raise NotVisible("No such import here.")
     return found

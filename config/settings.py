@@ -134,6 +134,10 @@ AXES_RESET_ON_SUCCESS = True
 # The sign-in form names its email field "username", as Django's authentication form does.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_VERBOSE = False
+# A full directory import stops for explicit confirmation when it would deactivate more than
+# this share of active employees, or change the email of more than this share of existing ids.
+DIRECTORY_DEACTIVATION_LIMIT = env.float("DIRECTORY_DEACTIVATION_LIMIT", default=0.20)
+DIRECTORY_EMAIL_CHANGE_LIMIT = env.float("DIRECTORY_EMAIL_CHANGE_LIMIT", default=0.05)
 # Seconds between refreshes of an open participation page while it is visible in a browser.
 PARTICIPATION_POLL_SECONDS = env.int("PARTICIPATION_POLL_SECONDS", default=15)
 # Second factor (TOTP, django-otp): the name authenticator apps show for Plimsoll accounts.

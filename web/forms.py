@@ -264,3 +264,19 @@ class EmployeeFilterForm(forms.Form):
         self.fields["attribute"].choices = [("", _("Any"))] + [
             (name, name.replace("_", " ")) for name in settings.EMPLOYEE_ATTRIBUTES
         ]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV (UTF-8) or Excel (.xlsx), in the layout of the template."),
+    )
+    mode = forms.ChoiceField(
+        label=_("What the file holds"),
+        widget=forms.RadioSelect,
+        initial="delta",
+        choices=[
+            ("delta", _("Changes only: people and departments not in the file stay as they are")),
+            ("full", _("Everyone: active employees missing from the file are deactivated")),
+        ],
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, directory, home, two_factor, users
+from web.views import auth, campaigns, directory, home, imports, two_factor, users
 
 app_name = "web"
 
@@ -12,6 +12,12 @@ organization_urls = [
     path("departments/<int:pk>/", directory.department_page, name="department"),
     path("departments/<int:pk>/active/", directory.department_active, name="department_active"),
     path("employees/", directory.employees_page, name="employees"),
+    path("import/", imports.import_page, name="import"),
+    path("import/template.csv", imports.import_template, name="import_template"),
+    path("import/<int:pk>/", imports.import_preview, name="import_preview"),
+    path("import/<int:pk>/apply/", imports.import_apply, name="import_apply"),
+    path("import/<int:pk>/discard/", imports.import_discard, name="import_discard"),
+    path("export/directory.csv", imports.directory_export, name="directory_export"),
     path("users/", users.users_page, name="users"),
     path("security/", two_factor.security_page, name="security"),
     path("security/save/", two_factor.security_save, name="security_save"),

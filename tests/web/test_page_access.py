@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
+from accounts.directory import directory_import_preview, directory_template_csv
 from accounts.services import department_create
 from tests.assessments.survey_fixtures import open_campaign
 from tests.factories import (
@@ -59,6 +60,27 @@ TABLE = [
         target="department",
     ),
     Line("employees", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("import", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("import_template", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("directory_export", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("import_preview", everyone(200, analyst=403, manager=403, viewer=403), target="import"),
+    Line(
+        "import_preview",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        target="foreign_import",
+    ),
+    Line(
+        "import_discard",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="import",
+    ),
+    Line(
+        "import_apply",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="import",
+    ),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("security", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line(
@@ -173,6 +195,18 @@ def world(core_instrument):
             "foreign_member": foreign_member,
             "instrument": core_instrument,
             "department": finance,
+            "import": directory_import_preview(
+                organization=organization,
+                data=directory_template_csv().encode(),
+                filename="template.csv",
+                mode="delta",
+            ),
+            "foreign_import": directory_import_preview(
+                organization=elsewhere,
+                data=directory_template_csv().encode(),
+                filename="template.csv",
+                mode="delta",
+            ),
             "foreign_department": department_create(organization=elsewhere, name="Docks"),
         },
     }
