@@ -245,6 +245,20 @@ class Invitation(TenantModel):
                 name="invitation_delivery_status_valid",
             ),
         ]
+        indexes = [
+            # Participation counts (invited and answered per department) read this index
+            # alone, not the invitations themselves.
+            models.Index(
+                fields=["campaign", "department", "completed_on"],
+                name="invitation_participation",
+            ),
+            # Failed deliveries are few: counted and listed without reading the rest.
+            models.Index(
+                fields=["campaign"],
+                condition=Q(delivery_status=DeliveryStatus.FAILED),
+                name="invitation_failed_delivery",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Invitation {self.pk} to {self.campaign}"

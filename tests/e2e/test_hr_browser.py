@@ -59,17 +59,37 @@ def world(organization, core_instrument, settings):
     return {"organization": organization, "root": root, "quay": quay, "users": users}
 
 
-def test_hr_sets_up_launches_and_watches_participation(live_server, new_context, world):
+def test_hr_sets_up_launches_and_watches_participation(live_server, new_context, world, tmp_path):
     base = live_server.url
     page = new_context(**DESKTOP).new_page()
     sign_in(page, base, "admin@harbour.example")
     expect(page.get_by_role("heading", name=world["organization"].name)).to_be_visible()
     accessible(page)
 
+    # A new team arrives through the import: preview first, then apply.
+    header = "kind,external_id,name,parent_external_id,email,department_external_id,language\n"
+    rows = "department,PIER,Pier,,,,\n" + "".join(
+        f"employee,P{n},,,pier{n}@harbour.example,PIER,en\n" for n in range(4)
+    )
+    csv_file = tmp_path / "pier.csv"
+    csv_file.write_text(header + rows)
+    page.get_by_role("link", name="People and departments").click()
+    accessible(page)
+    page.get_by_role("link", name="Import and export").click()
+    accessible(page)
+    page.get_by_label("File", exact=True).set_input_files(csv_file)
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_role("heading", name="Employees created: 4")).to_be_visible()
+    accessible(page)
+    page.get_by_role("button", name="Apply the import").click()
+    expect(page.get_by_text("The import is done.")).to_be_visible()
+
     page.get_by_role("link", name="Campaigns").click()
     accessible(page)
     page.get_by_role("link", name="New campaign").click()
     accessible(page)
+    # The imported team is offered with its headcount (it is not asked this time).
+    expect(page.get_by_label(re.compile(r"^Pier \(4\)"))).to_be_visible()
     page.get_by_label("Name").fill("Harbour check")
     page.get_by_label("Questionnaire").select_option(label="plimsoll-core v1")
     page.get_by_label(re.compile(r"^Harbour \(14\)")).check()
