@@ -120,3 +120,16 @@ def test_export_and_template_download_as_csv(client, admin, organization):
     exported = client.get(_url(organization, "directory_export"))
     assert "no-store" in exported["Cache-Control"]
     assert "alex.example@example.com" in exported.content.decode("utf-8-sig")
+
+
+def test_ten_thousand_employees_import_in_one_request_each(client, admin, organization):
+    rows = "".join(
+        f"employee,E{n:05d},,,person{n:05d}@example.test,D{n % 40:02d},en,true,north\n"
+        for n in range(10_000)
+    )
+    departments = "".join(f"department,D{d:02d},Team {d},,,,,,\n" for d in range(40))
+    pk = _preview_pk(client, organization, HEADER + departments + rows, mode="full")
+    preview = client.get(_url(organization, "import_preview", pk=pk))
+    assert preview.context["summary"]["employees_created"] == 10_000
+    client.post(_url(organization, "import_apply", pk=pk))
+    assert Employee.objects.filter(organization=organization, is_active=True).count() == 10_000
