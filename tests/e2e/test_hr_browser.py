@@ -157,3 +157,45 @@ def test_a_manager_sees_their_subtree_only(live_server, new_context, world, core
     # Pages for admins answer 403, not a glimpse.
     response = page.goto(f"{live_server.url}/o/{world['organization'].slug}/departments/")
     assert response.status == 403
+
+
+def test_every_hr_page_fits_a_phone(live_server, new_context, world, core_instrument):
+    """At 390 px wide nothing scrolls sideways but the wide tables inside their own box."""
+    now = timezone.now()
+    campaign = CampaignFactory(
+        organization=world["organization"],
+        instrument=core_instrument,
+        name="Harbour check",
+        opens_at=now - timezone.timedelta(hours=1),
+        closes_at=now + timezone.timedelta(days=7),
+    )
+    campaign.target_departments.set([world["root"]])
+    campaign_launch(campaign=campaign)
+    page = new_context().new_page()  # a phone
+    sign_in(page, live_server.url, "admin@harbour.example")
+    org = f"{live_server.url}/o/{world['organization'].slug}"
+    for path in (
+        "/",
+        "/campaigns/",
+        "/campaigns/new/",
+        f"/campaigns/{campaign.pk}/",
+        f"/campaigns/{campaign.pk}/participation/",
+        "/departments/",
+        "/employees/",
+        "/import/",
+        "/users/",
+        "/security/",
+    ):
+        page.goto(org + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                .filter(e => !e.closest('.table-wrap')
+                    && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+                .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))
+                .slice(0, 5)"""
+        )
+        assert overflow <= 0, f"{path} is {overflow}px wider than the screen: {wide}"
+        accessible(page)

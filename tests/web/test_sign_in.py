@@ -134,3 +134,13 @@ def test_every_page_sends_the_security_headers(client, member, organization, set
         assert response["Referrer-Policy"] == "same-origin"
     home = client.get(reverse("web:org_home", kwargs={"org": organization.slug}))
     assert "no-store" in home["Cache-Control"]
+
+
+def test_the_language_switch_turns_every_page_german(client, member, organization):
+    client.force_login(member)
+    home = reverse("web:org_home", kwargs={"org": organization.slug})
+    client.post("/i18n/setlang/", {"language": "de", "next": home})
+    page = client.get(home).content.decode()
+    assert '<html lang="de">' in page and "Abmelden" in page and "Noch keine Befragungen." in page
+    client.post("/i18n/setlang/", {"language": "en", "next": home})
+    assert "Sign out" in client.get(home).content.decode()
