@@ -12,6 +12,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from reports.charts import BAND_SYMBOLS
+
 
 def participation_rows(lines, *, k: int) -> SafeString:
     """<tr> rows of the participation table: (ParticipationRow, indent level) pairs."""
@@ -67,4 +69,43 @@ def department_rows(rows, *, organization_slug: str, usual_k: int) -> SafeString
             f'<td><a href="{prefix}/{department.pk}/{suffix}">{change}'
             f'<span class="visually-hidden"> {name}</span></a></td></tr>'
         )
+    return mark_safe("".join(parts))  # every value above is escaped or a number
+
+
+def heatmap_rows(rows, *, value: str, k: int, top_depth: int, labels: dict, indent: bool):
+    """<tr> rows of the heatmap: (department or None, [cell or None per domain]) pairs. A cell
+    reads without colour: its band's symbol and word, and its number."""
+    hidden = escape(_("fewer than %(k)s") % {"k": k})
+    no_data = escape(_("no result"))
+    whole = escape(_("Whole organisation"))
+    parts = []
+    for department, cells in rows:
+        name = escape(department.name) if department else whole
+        level = min(department.depth - top_depth, 6) if department and indent else 0
+        parts.append(f'<tr><th scope="row" class="indent-{max(level, 0)}">{name}</th>')
+        for cell in cells:
+            if cell is None:
+                parts.append(f'<td class="cell none">{no_data}</td>')
+            elif cell.suppressed:
+                parts.append(f'<td class="cell hidden-figure">{hidden}</td>')
+            else:
+                band = cell.band or ""
+                label = escape(labels.get(band, ""))
+                symbol = BAND_SYMBOLS.get(band, "")
+                if value == "change":
+                    if cell.trend_diff is None:
+                        number = "—"
+                    else:
+                        sign = "+" if cell.trend_diff > 0 else ""
+                        number = f"{sign}{cell.trend_diff:.2f}"
+                        if cell.trend_significant:
+                            number += "*"
+                else:
+                    number = "—" if cell.risk_score is None else f"{cell.risk_score:.0f}"
+                parts.append(
+                    f'<td class="cell band-{band}" title="{label}">'
+                    f'<span aria-hidden="true">{symbol}</span> {number}'
+                    f'<span class="visually-hidden"> {label}</span></td>'
+                )
+        parts.append("</tr>")
     return mark_safe("".join(parts))  # every value above is escaped or a number

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, directory, home, imports, two_factor, users
+from web.views import auth, campaigns, directory, home, imports, results, two_factor, users
 
 app_name = "web"
 
@@ -31,6 +31,8 @@ organization_urls = [
     path("campaigns/<int:pk>/close/", campaigns.campaign_close_page, name="campaign_close"),
     path("campaigns/<int:pk>/remind/", campaigns.campaign_remind, name="campaign_remind"),
     path("instruments/<int:pk>/", campaigns.instrument_page, name="instrument"),
+    path("campaigns/<int:pk>/results/", results.results_page, name="results"),
+    path("campaigns/<int:pk>/heatmap/", results.heatmap_page, name="heatmap"),
     path(
         "campaigns/<int:pk>/participation/",
         campaigns.participation_page,

@@ -22,6 +22,7 @@ from tests.factories import (
     OrganizationFactory,
     UserFactory,
 )
+from tests.reports.report_fixtures import build_scored_campaign
 from web import urls as web_urls
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +114,12 @@ TABLE = [
         "campaign_remind", everyone(404, manager=403, viewer=403), method="post", target="foreign"
     ),
     Line("instrument", everyone(200), target="instrument"),
+    Line("results", everyone(200, manager=404), target="closed"),
+    Line("heatmap", everyone(200, manager=404), target="closed"),
+    Line("results", everyone(404), target="campaign"),  # still open: no results at all
+    Line("heatmap", everyone(404), target="campaign"),
+    Line("results", everyone(404), target="foreign"),
+    Line("heatmap", everyone(404), target="foreign"),
     Line("participation", everyone(200, viewer=403)),
     Line("participation_live", everyone(200, viewer=403)),
     Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
@@ -194,6 +201,7 @@ def world(core_instrument):
             "member": member,
             "foreign_member": foreign_member,
             "instrument": core_instrument,
+            "closed": build_scored_campaign(core_instrument, organization=organization).campaign,
             "department": finance,
             "import": directory_import_preview(
                 organization=organization,

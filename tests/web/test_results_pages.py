@@ -1,0 +1,97 @@
+"""Results pages show what the result selectors publish, and nothing else."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.permissions import access_for
+from results.selectors import heatmap
+from tests.factories import MembershipFactory, UserFactory
+from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scored(core_instrument, organization):
+    return build_scored_campaign(core_instrument, organization=organization)
+
+
+def _client_as(client, scored, role, scope=None):
+    user = UserFactory()
+    MembershipFactory(
+        user=user, organization=scored.organization, role=role, scope_department=scope
+    )
+    client.force_login(user)
+    return user
+
+
+def _url(scored, name, **params):
+    url = reverse(f"web:{name}", kwargs={"org": scored.organization.slug, "pk": scored.campaign.pk})
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+def _rows(html: str) -> dict[str, list[str]]:
+    """Department name → the visible text of each cell (the number, or the hidden mark)."""
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    # The symbol is decoration and the band's word is for screen readers: keep what is left.
+    body = re.sub(r'<span aria-hidden="true">.*?</span>', "", body)
+    body = re.sub(r'<span class="visually-hidden">.*?</span>', "", body)
+    return {
+        re.sub(r"<[^>]+>", "", name).strip(): [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells)
+        ]
+        for name, cells in re.findall(r'<tr><th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', body)
+    }
+
+
+def test_the_heatmap_shows_the_published_cells_and_marks_the_hidden(client, scored):
+    user = _client_as(client, scored, "analyst")
+    page = client.get(_url(scored, "heatmap"))
+    assert "no-store" in page["Cache-Control"]
+    rows = _rows(page.content.decode())
+    access = access_for(user=user, organization=scored.organization)
+    matrix = heatmap(access=access, campaign=scored.campaign)
+    for department, cells in matrix.rows:
+        name = department.name if department else "Whole organisation"
+        shown = rows[name]
+        for cell, text in zip(cells, shown, strict=True):
+            if cell is None:
+                assert text == "no result"
+            elif cell.suppressed:
+                assert text == f"fewer than {scored.campaign.min_group_size}"
+            else:
+                assert text == f"{cell.risk_score:.0f}"
+    hidden = {scored.departments[key].name for key in SUPPRESSED}
+    for name in hidden:
+        assert all(text.startswith("fewer than") for text in rows[name])
+
+
+def test_a_manager_sees_only_their_subtree_and_no_organisation_row(client, scored):
+    quay = scored.departments["quayside"]
+    _client_as(client, scored, "manager", scope=quay)
+    html = client.get(_url(scored, "heatmap")).content.decode()
+    names = set(_rows(html))
+    assert "Whole organisation" not in names
+    subtree = {d.name for d in scored.departments.values() if d.path.startswith(quay.path)}
+    assert names <= subtree and quay.name in names
+    overview = client.get(_url(scored, "results")).content.decode()
+    for other in {d.name for d in scored.departments.values()} - subtree:
+        assert other not in overview
+
+
+def test_sorting_filtering_and_the_change_view(client, scored):
+    _client_as(client, scored, "admin")
+    quay = scored.departments["quayside"]
+    filtered = _rows(client.get(_url(scored, "heatmap", department=quay.pk)).content.decode())
+    assert set(filtered) <= {
+        d.name for d in scored.departments.values() if d.path.startswith(quay.path)
+    }
+    by_priority = client.get(_url(scored, "heatmap", sort="priority")).content.decode()
+    assert by_priority.count("<tr><th") >= 2
+    change = client.get(_url(scored, "heatmap", value="change")).content.decode()
+    assert "Change since the previous campaign" in change
+    # Anything else in the query is ignored, never interpreted.
+    assert client.get(_url(scored, "heatmap", sort="x;drop", department="abc")).status_code == 200
