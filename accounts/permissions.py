@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
+from django_otp import user_has_device
 
 from accounts.models import Department, Membership, Organization, Role
 
@@ -162,30 +163,53 @@ class Access:
 NO_ACCESS = Access(organization_id=None, role=None)
 
 
+# Roles whose sign-ins an organisation may require a second factor for.
+SECOND_FACTOR_ROLES = (Role.ADMIN, Role.ANALYST)
+
+
 def access_for(*, user, organization: Organization | int | None) -> Access:
     """The access of `user` in `organization`: a role and a scope, or none at all.
 
-    Built once per request. A user without a membership there, a signed-out visitor and a
-    superuser without a membership all get NO_ACCESS.
+    Built once per request. A user without a membership there, a signed-out visitor, a
+    superuser without a membership, and a session that still owes its second factor (see
+    `access_and_second_factor`) all get NO_ACCESS.
     """
+    access, factor_missing = access_and_second_factor(user=user, organization=organization)
+    return NO_ACCESS if factor_missing else access
+
+
+def access_and_second_factor(
+    *, user, organization: Organization | int | None
+) -> tuple[Access, bool]:
+    """The role and scope of `user` in `organization`, and whether this session must still
+    pass the second factor before using them: always once the user has set one up, and for
+    admins and analysts of an organisation that requires it. `user.is_verified()` is set by
+    django-otp's middleware; a user object without it counts as not verified."""
     organization_id = getattr(organization, "pk", organization)
     if organization_id is None or user is None or not getattr(user, "is_authenticated", False):
-        return NO_ACCESS
+        return NO_ACCESS, False
     membership = (
         Membership.objects.for_organization(organization_id)
-        .select_related("scope_department")
+        .select_related("scope_department", "organization")
         .filter(user=user, user__is_active=True)
         .first()
     )
     if membership is None:
-        return NO_ACCESS
+        return NO_ACCESS, False
     subtree = membership.scope_department.path if membership.role == Role.MANAGER else None
-    return Access(
+    access = Access(
         organization_id=organization_id,
         role=membership.role,
         subtree_path=subtree,
         user_id=user.pk,
     )
+    verified = getattr(user, "is_verified", None)
+    if verified is not None and verified():
+        return access, False
+    required = (
+        membership.organization.require_second_factor and membership.role in SECOND_FACTOR_ROLES
+    )
+    return access, required or user_has_device(user)
 
 
 def access_for_organization(organization: Organization | int, role: str = Role.ADMIN) -> Access:

@@ -112,6 +112,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "web:login"
+# Where a session that owes its second factor confirms it (django-otp).
+SECOND_FACTOR_URL = "web:two_factor"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 # A first-password link (an invitation) and a reset link stay valid this long.

@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts.permissions import access_for
+from accounts.permissions import access_and_second_factor
 from reports.models import Report
 from reports.selectors import report_for_download
 
@@ -22,7 +25,12 @@ def report_download(request: HttpRequest, pk: int) -> FileResponse:
     # organisation: without a membership there it is no access at all. A superuser is no
     # exception; the admin site has its own download.
     organization_id = Report.objects.filter(pk=pk).values_list("organization_id", flat=True)
-    access = access_for(user=request.user, organization=organization_id.first())
+    access, factor_missing = access_and_second_factor(
+        user=request.user, organization=organization_id.first()
+    )
+    if factor_missing:
+        # Signed in with a password only where a second factor is owed: confirm it first.
+        return redirect_to_login(request.get_full_path(), resolve_url(settings.SECOND_FACTOR_URL))
     report = report_for_download(access=access, report_id=pk)
     if report is None:
         raise Http404("No such report, or it is not ready yet.")

@@ -19,10 +19,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_otp import user_has_device
 
 from accounts.models import Department, Organization, Role
-from accounts.permissions import Access, Permission, access_for
+from accounts.permissions import Access, Permission, access_and_second_factor
 
 # The organisation last worked in, so "/" can go straight back to it.
 SESSION_KEY = "plimsoll_organization"
@@ -75,10 +74,12 @@ def org_view(permission: Permission | None = None) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, org: str, *args, **kwargs) -> HttpResponse:
             organization = Organization.objects.filter(slug=org).first()
-            access = access_for(user=request.user, organization=organization)
+            access, factor_missing = access_and_second_factor(
+                user=request.user, organization=organization
+            )
             if not access.is_member:
                 raise Http404("No such organisation, or you are not a member of it.")
-            if second_factor_missing(request, organization, access):
+            if factor_missing:
                 return redirect_to_login(
                     request.get_full_path(), reverse("web:two_factor"), REDIRECT_FIELD_NAME
                 )
@@ -98,20 +99,6 @@ def org_view(permission: Permission | None = None) -> Callable:
         return wrapper
 
     return decorator
-
-
-# Roles whose sign-ins an organisation may require a second factor for.
-SECOND_FACTOR_ROLES = (Role.ADMIN, Role.ANALYST)
-
-
-def second_factor_missing(request: HttpRequest, organization: Organization, access: Access) -> bool:
-    """Whether this session must pass the second factor first: always once the user has set
-    one up, and for admins and analysts of an organisation that requires it."""
-    if request.user.is_verified():
-        return False
-    if user_has_device(request.user):
-        return True
-    return organization.require_second_factor and access.role in SECOND_FACTOR_ROLES
 
 
 def memberships_of(user) -> list:

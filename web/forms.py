@@ -21,7 +21,9 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
         for field, errors in exc.error_dict.items():
             target = field if field in form.fields else None
             for error in errors:
-                form.add_error(target, error.message % (error.params or {}))
+                # Only a message with parameters is a format string; others may hold a "%".
+                message = error.message % error.params if error.params else error.message
+                form.add_error(target, message)
     else:
         for message in exc.messages:
             form.add_error(None, message)

@@ -15,10 +15,15 @@ from django.utils.translation import gettext as _
 from reports.charts import BAND_SYMBOLS
 
 
-def participation_rows(lines, *, k: int) -> SafeString:
-    """<tr> rows of the participation table: (ParticipationRow, indent level) pairs."""
+def participation_rows(lines, *, k: int, closed: bool = False) -> SafeString:
+    """<tr> rows of the participation table: (ParticipationRow, indent level) pairs. After
+    close a group without counts is one whose respondent count is suppressed, whatever its
+    size: it is never said to be small."""
     hidden = escape(_("hidden"))
-    too_few = escape(_("fewer than %(k)s invited: no counts") % {"k": k})
+    if closed:
+        too_few = escape(_("hidden with the results: no counts"))
+    else:
+        too_few = escape(_("fewer than %(k)s invited: no counts") % {"k": k})
     whole = escape(_("Whole campaign"))
     parts = []
     for row, level in lines:

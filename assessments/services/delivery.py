@@ -79,8 +79,10 @@ def invitations_retry_failed(*, campaign: Campaign) -> int:
         raise IllegalTransitionError(
             {"status": f"Campaign '{locked.name}' is {locked.status}: only an open campaign sends."}
         )
+    # Someone who answered has nothing to be sent (a failed invitation never reached them, so
+    # this guards against data repaired by hand).
     count = Invitation.objects.filter(
-        campaign=locked, delivery_status=DeliveryStatus.FAILED
+        campaign=locked, delivery_status=DeliveryStatus.FAILED, completed_on__isnull=True
     ).update(delivery_status=DeliveryStatus.PENDING, delivery_error="")
     if count:
         enqueue_after_commit("send_invitations", locked.pk)
@@ -121,7 +123,7 @@ def invitations_send_pending(*, campaign_id: int) -> DeliveryResult:
     return _deliver(
         campaign_id=campaign_id,
         kind="invitation",
-        owed=lambda campaign: Q(delivery_status=DeliveryStatus.PENDING),
+        owed=lambda campaign: Q(delivery_status=DeliveryStatus.PENDING, completed_on__isnull=True),
         mark=lambda campaign: {"delivery_status": DeliveryStatus.SENT, "delivery_error": ""},
     )
 
@@ -196,10 +198,16 @@ def _deliver_one(pk, campaign, kind, owed, mark, connection) -> str:
         # token was rolled back with it) and stop; the sweep sends the rest.
         raise
     except Exception as exc:  # noqa: BLE001 - one bad address must never stop the batch
-        error = f"{type(exc).__name__}: {exc}"[:300]
-        Invitation.objects.filter(pk=pk).update(
-            delivery_status=DeliveryStatus.FAILED, delivery_error=error
-        )
+        if kind == "reminder":
+            # Reminders go only to people who have not answered: a per-person record of a
+            # failed reminder (or a count of them) would tell who did not answer. The round
+            # is given up for this address, quietly; nothing about it is kept.
+            Invitation.objects.filter(pk=pk).update(**mark(campaign))
+        else:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            Invitation.objects.filter(pk=pk).update(
+                delivery_status=DeliveryStatus.FAILED, delivery_error=error
+            )
         logger.warning("Delivery of %s for invitation %s failed: %s", kind, pk, type(exc).__name__)
         return "failed"
     Invitation.objects.filter(pk=pk).update(**mark(campaign))

@@ -6,12 +6,14 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
+from accounts.models import User
 from web.access import SESSION_KEY, memberships_of
 
 
@@ -54,8 +56,17 @@ def locked_out(request: HttpRequest, credentials: dict | None = None, *args, **k
     return response
 
 
+class ResetForm(PasswordResetForm):
+    """Also for invited people who never chose a password (their first link may have
+    expired); the page says the same whether or not the address has an account."""
+
+    def get_users(self, email):
+        return User.objects.filter(email__iexact=email.strip(), is_active=True).iterator()
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "hr/password_reset.html"
+    form_class = ResetForm
     email_template_name = "hr/emails/password_reset.txt"
     subject_template_name = "hr/emails/password_reset_subject.txt"
     success_url = reverse_lazy("web:password_reset_done")
@@ -94,6 +105,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:organizations")
 
 
+@never_cache
 @login_required
 def organizations(request: HttpRequest) -> HttpResponse:
     """The organisations the user belongs to, with their role in each."""

@@ -54,7 +54,9 @@ def _participation_context(request: HttpRequest, pk: int) -> dict:
         "campaign": campaign,
         # Each row with its indentation below the widest group shown (at most 6 steps).
         "lines": lines,
-        "rows_html": participation_rows(lines, k=campaign.min_group_size),
+        "rows_html": participation_rows(
+            lines, k=campaign.min_group_size, closed=campaign.status == CampaignStatus.CLOSED
+        ),
         "top": top,
         "failed": failed,
         "live": campaign.status == CampaignStatus.OPEN,
