@@ -142,5 +142,7 @@ def test_the_language_switch_turns_every_page_german(client, member, organizatio
     client.post("/i18n/setlang/", {"language": "de", "next": home})
     page = client.get(home).content.decode()
     assert '<html lang="de">' in page and "Abmelden" in page and "Noch keine Befragungen." in page
+    # Each language is offered in its own words, whatever the page's language.
+    assert ">English</button>" in page and ">Deutsch</button>" in page
     client.post("/i18n/setlang/", {"language": "en", "next": home})
     assert "Sign out" in client.get(home).content.decode()
