@@ -7,6 +7,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Organization(models.Model):
@@ -274,3 +275,40 @@ class DirectoryImport(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
+
+
+class AuditAction(models.TextChoices):
+    RESULTS_VIEWED = "results_viewed", _("Results viewed")
+    REPORT_DOWNLOADED = "report_downloaded", _("Report downloaded")
+    USER_INVITED = "user_invited", _("User invited")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    ROLE_REMOVED = "role_removed", _("Role removed")
+    DIRECTORY_IMPORTED = "directory_imported", _("Directory imported")
+    CAMPAIGN_LAUNCHED = "campaign_launched", _("Campaign launched")
+    CAMPAIGN_CLOSED = "campaign_closed", _("Campaign closed")
+
+
+class AuditEntry(TenantModel):
+    """Who did what, when, in which organisation: results viewed, downloads, role changes,
+    imports and campaign state changes. Never answers, tokens or figures: `subject` names the
+    object (a campaign, a department, a report, a person's email for role changes) and
+    `detail` holds only labels such as the page or the role."""
+
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    # The actor as they were called at the time (an email, later an API key's name).
+    actor_label = models.CharField(max_length=254)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.subject}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.models import Department, DirectoryImport, Employee, Membership
+from accounts.models import AuditEntry, Department, DirectoryImport, Employee, Membership
 from accounts.permissions import Access, NotVisible, Permission
 
 
@@ -103,3 +103,11 @@ def directory_import_for(*, access: Access, pk: int) -> DirectoryImport:
     if found is None:
         raise NotVisible("No such import here.")
     return found
+
+
+def audit_entries(*, access: Access) -> QuerySet[AuditEntry]:
+    """The organisation's audit trail, newest first, for those who may read it."""
+    access.require(Permission.VIEW_AUDIT)
+    return AuditEntry.objects.for_organization(access.organization_id).order_by(
+        "-created_at", "-id"
+    )

@@ -10,7 +10,16 @@ from django.db import transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Concat, Length, Substr
 
-from accounts.models import Department, Employee, Membership, Organization, Role, User
+from accounts.models import (
+    AuditAction,
+    AuditEntry,
+    Department,
+    Employee,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
 
 
 class DepartmentCycleError(ValidationError):
@@ -333,3 +342,25 @@ def organization_second_factor_set(*, organization: Organization, required: bool
     Organization.objects.filter(pk=organization.pk).update(require_second_factor=required)
     organization.refresh_from_db(fields=["require_second_factor"])
     return organization
+
+
+def audit_record(
+    *,
+    organization: Organization | int,
+    actor: User | None,
+    action: str,
+    subject: str = "",
+    detail: dict | None = None,
+) -> AuditEntry:
+    """Write one audit entry in the caller's transaction (so it stands or falls with the
+    change it records). Callers pass names and labels, never answers, tokens or figures."""
+    if action not in AuditAction.values:
+        raise ValidationError({"action": f"Unknown audit action '{action}'."})
+    return AuditEntry.objects.create(
+        organization_id=getattr(organization, "pk", organization),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=getattr(actor, "email", "") or "system",
+        action=action,
+        subject=subject[:300],
+        detail=detail or {},
+    )

@@ -10,7 +10,9 @@ from django.shortcuts import resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.models import AuditAction
 from accounts.permissions import access_and_second_factor
+from accounts.services import audit_record
 from reports.models import Report
 from reports.selectors import report_for_download
 
@@ -34,6 +36,12 @@ def report_download(request: HttpRequest, pk: int) -> FileResponse:
     report = report_for_download(access=access, report_id=pk)
     if report is None:
         raise Http404("No such report, or it is not ready yet.")
+    audit_record(
+        organization=report.organization_id,
+        actor=request.user,
+        action=AuditAction.REPORT_DOWNLOADED,
+        subject=f"report {report.pk}: {Path(report.file.name).name}",
+    )
     return FileResponse(
         report.file.open("rb"),
         as_attachment=True,

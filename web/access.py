@@ -47,6 +47,7 @@ NAV = [
     ("campaigns", _("Campaigns"), "web:campaigns", Permission.VIEW_CAMPAIGNS),
     ("people", _("People and departments"), "web:departments", Permission.MANAGE_DIRECTORY),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
+    ("audit", _("Audit trail"), "web:audit", Permission.VIEW_AUDIT),
 ]
 
 

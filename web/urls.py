@@ -2,7 +2,17 @@
 
 from django.urls import include, path
 
-from web.views import auth, campaigns, directory, home, imports, results, two_factor, users
+from web.views import (
+    audit,
+    auth,
+    campaigns,
+    directory,
+    home,
+    imports,
+    results,
+    two_factor,
+    users,
+)
 
 app_name = "web"
 
@@ -20,6 +30,7 @@ organization_urls = [
     path("export/directory.csv", imports.directory_export, name="directory_export"),
     path("users/", users.users_page, name="users"),
     path("security/", two_factor.security_page, name="security"),
+    path("audit/", audit.audit_page, name="audit"),
     path("security/save/", two_factor.security_save, name="security_save"),
     path("users/<int:pk>/", users.member_page, name="member"),
     path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),

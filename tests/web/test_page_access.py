@@ -84,6 +84,7 @@ TABLE = [
     ),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("security", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("audit", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line(
         "security_save",
         everyone(302, analyst=403, manager=403, viewer=403),

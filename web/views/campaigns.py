@@ -6,14 +6,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.models import AuditAction
 from accounts.permissions import Permission
 from accounts.selectors import department_headcounts
+from accounts.services import audit_record
 from assessments.models import CampaignStatus, Instrument
 from assessments.selectors import (
     campaign_for,
@@ -107,6 +110,15 @@ def delivery_failures_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- Setting up and running campaigns ------------------------------------------------------
+
+
+def _audit(request: HttpRequest, campaign, action: str) -> None:
+    audit_record(
+        organization=request.organization,
+        actor=request.user,
+        action=action,
+        subject=f"campaign {campaign.pk}: {campaign.name}",
+    )
 
 
 def _headcounts(request: HttpRequest) -> dict[int, int]:
@@ -241,7 +253,9 @@ def campaign_launch_page(request: HttpRequest, pk: int) -> HttpResponse:
     errors = []
     if request.method == "POST":
         try:
-            launched = campaign_launch(campaign=campaign)
+            with transaction.atomic():
+                launched = campaign_launch(campaign=campaign)
+                _audit(request, campaign, AuditAction.CAMPAIGN_LAUNCHED)
         except ValidationError as exc:
             errors = exc.messages
         else:
@@ -267,7 +281,9 @@ def campaign_close_page(request: HttpRequest, pk: int) -> HttpResponse:
     errors = []
     if request.method == "POST":
         try:
-            campaign_close(campaign=campaign)
+            with transaction.atomic():
+                campaign_close(campaign=campaign)
+                _audit(request, campaign, AuditAction.CAMPAIGN_CLOSED)
         except ValidationError as exc:
             errors = exc.messages
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,8 +22,10 @@ from accounts.directory import (
     directory_import_run,
     directory_template_csv,
 )
+from accounts.models import AuditAction
 from accounts.permissions import Permission
 from accounts.selectors import directory_import_for, directory_imports
+from accounts.services import audit_record
 from web.access import org_view
 from web.forms import ImportForm
 
@@ -116,7 +119,17 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 def import_apply(request: HttpRequest, pk: int) -> HttpResponse:
     found = directory_import_for(access=request.access, pk=pk)
     try:
-        directory_import_run(directory_import=found, confirmed=request.POST.get("confirmed") == "1")
+        with transaction.atomic():
+            done = directory_import_run(
+                directory_import=found, confirmed=request.POST.get("confirmed") == "1"
+            )
+            audit_record(
+                organization=request.organization,
+                actor=request.user,
+                action=AuditAction.DIRECTORY_IMPORTED,
+                subject=found.filename,
+                detail={"mode": done.mode, **{k: v for k, v in done.result.items() if v}},
+            )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("web:import_preview", org=request.organization.slug, pk=found.pk)

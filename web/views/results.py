@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from accounts.models import Department
+from accounts.models import AuditAction, Department
 from accounts.permissions import NotVisible, Permission
+from accounts.services import audit_record
 from assessments.models import CampaignStatus
 from assessments.selectors import campaign_for, instrument_spec
 from reports.charts import BAND_SYMBOLS
@@ -36,6 +37,16 @@ def _closed_campaign(request: HttpRequest, pk: int):
     return campaign
 
 
+def _audit_view(request: HttpRequest, campaign, page: str) -> None:
+    audit_record(
+        organization=request.organization,
+        actor=request.user,
+        action=AuditAction.RESULTS_VIEWED,
+        subject=f"campaign {campaign.pk}: {campaign.name}",
+        detail={"page": page},
+    )
+
+
 def _domain_titles(campaign, language: str) -> dict[str, str]:
     spec = instrument_spec(campaign.instrument_id)
     return {
@@ -53,6 +64,7 @@ def results_page(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _closed_campaign(request, pk)
     titles = _domain_titles(campaign, request.LANGUAGE_CODE)
     run = current_run(campaign=campaign)
+    _audit_view(request, campaign, "overview")
     context = {"campaign": campaign, "run": run, "titles": titles, "nav": "campaigns"}
     if run is not None:
         cells = campaign_results(access=access, campaign=campaign).filter(breakdown_attribute="")
@@ -92,6 +104,7 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
     if sort not in SORTS and sort not in titles:
         sort = "tree"
     matrix = heatmap(access=access, campaign=campaign)
+    _audit_view(request, campaign, "heatmap")
     rows = matrix.rows
     subtree = None
     if department_id := request.GET.get("department", "").strip():

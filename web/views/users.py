@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.models import AuditAction
 from accounts.permissions import Permission
 from accounts.selectors import membership_for, memberships
-from accounts.services import membership_grant, membership_revoke, user_invite
+from accounts.services import audit_record, membership_grant, membership_revoke, user_invite
 from web.access import ROLE_LABELS, org_view
 from web.emails import access_granted_send
 from web.forms import InviteForm, RoleForm, add_service_errors
@@ -41,6 +42,13 @@ def users_page(request: HttpRequest) -> HttpResponse:
                     organization=organization,
                     role_label=ROLE_LABELS[data["role"]],
                 )
+                audit_record(
+                    organization=organization,
+                    actor=request.user,
+                    action=AuditAction.USER_INVITED,
+                    subject=invited.user.email,
+                    detail={"role": data["role"]},
+                )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -67,12 +75,20 @@ def member_page(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoleForm(request.POST or None, organization=request.organization, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            membership_grant(
-                user=membership.user,
-                organization=request.organization,
-                role=form.cleaned_data["role"],
-                scope_department=form.cleaned_data["scope_department"],
-            )
+            with transaction.atomic():
+                membership_grant(
+                    user=membership.user,
+                    organization=request.organization,
+                    role=form.cleaned_data["role"],
+                    scope_department=form.cleaned_data["scope_department"],
+                )
+                audit_record(
+                    organization=request.organization,
+                    actor=request.user,
+                    action=AuditAction.ROLE_CHANGED,
+                    subject=membership.user.email,
+                    detail={"role": form.cleaned_data["role"]},
+                )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -94,7 +110,14 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Take someone's role here away; their account stays for other organisations."""
     membership = membership_for(access=request.access, pk=pk)
     try:
-        membership_revoke(user=membership.user, organization=request.organization)
+        with transaction.atomic():
+            membership_revoke(user=membership.user, organization=request.organization)
+            audit_record(
+                organization=request.organization,
+                actor=request.user,
+                action=AuditAction.ROLE_REMOVED,
+                subject=membership.user.email,
+            )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
