@@ -9,6 +9,8 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
+from accounts.models import AuditAction
+from accounts.services import audit_record
 from backoffice.admin.campaigns import ReadOnlyAdminMixin
 from reports.models import Action, Report
 from reports.services import ACTION_EDITABLE, action_create, action_errors, action_update
@@ -95,6 +97,12 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         report = self.get_queryset(request).filter(pk=pk, status="done").exclude(file="").first()
         if report is None:
             raise Http404("No such report, or it is not ready yet.")
+        audit_record(
+            organization=report.organization_id,
+            actor=request.user,
+            action=AuditAction.REPORT_DOWNLOADED,
+            subject=f"report {report.pk}: {Path(report.file.name).name} (admin site)",
+        )
         response = FileResponse(
             report.file.open("rb"),
             as_attachment=True,

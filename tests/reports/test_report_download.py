@@ -153,6 +153,13 @@ def test_a_superuser_has_no_special_reach_outside_the_admin_site(client, world):
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     assert b"".join(response.streaming_content).startswith(b"%PDF")
+    from accounts.models import AuditEntry
+
+    # The admin site's download is in the organisation's audit trail too.
+    entry = AuditEntry.objects.get(action="report_downloaded")
+    assert (
+        entry.organization_id == world["beacon"].organization_id and "admin site" in entry.subject
+    )
 
 
 def test_a_rendered_report_downloads_end_to_end(client, core_instrument, organization):
