@@ -51,8 +51,18 @@ def test_worker_opens_and_closes_due_campaigns(celery_worker_process, core_instr
     assert final[not_yet.pk] == CampaignStatus.SCHEDULED
     closed = Campaign.objects.get(pk=due_to_close.pk)
     assert closed.closed_at is not None
-    # The close asked for its scoring run at once.
+    # The close asked for its scoring run at once; the worker finishes it before the test ends
+    # (and empties the database).
     assert ResultRun.objects.filter(campaign=closed).exists()
+    wait_for(
+        lambda: (
+            not ResultRun.objects.filter(
+                campaign=closed, status__in=["pending", "running"]
+            ).exists()
+            or None
+        ),
+        timeout=60,
+    )
     # And it was the worker process that ran it.
     log = (ROOT / "test-results" / "celery-worker.log").read_text(errors="replace")
     assert f"results.tasks.advance_campaign_schedules[{result.id}] succeeded" in log
