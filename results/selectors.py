@@ -189,6 +189,12 @@ def _answered_shown(counts, k: int) -> tuple[np.ndarray, np.ndarray]:
     return invited_shown, completed_shown
 
 
+def widest(rows: list[ParticipationRow]) -> ParticipationRow | None:
+    """The row of the widest group among those the access sees: the whole organisation, or a
+    manager's subtree root."""
+    return min(rows, key=lambda row: row.depth, default=None)
+
+
 def answered_counts_shown_while_open(
     *, campaign: Campaign, tree: FrozenTree | None = None
 ) -> list[int | None]:

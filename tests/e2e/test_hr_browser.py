@@ -59,6 +59,22 @@ def world(organization, core_instrument, settings):
     return {"organization": organization, "root": root, "quay": quay, "users": users}
 
 
+@pytest.fixture
+def harbour_check(world, core_instrument):
+    """An open campaign that asked everyone in the harbour (launched the real way)."""
+    now = timezone.now()
+    campaign = CampaignFactory(
+        organization=world["organization"],
+        instrument=core_instrument,
+        name="Harbour check",
+        opens_at=now - timezone.timedelta(hours=1),
+        closes_at=now + timezone.timedelta(days=7),
+    )
+    campaign.target_departments.set([world["root"]])
+    campaign_launch(campaign=campaign)
+    return campaign
+
+
 def test_hr_sets_up_launches_and_watches_participation(live_server, new_context, world, tmp_path):
     base = live_server.url
     page = new_context(**DESKTOP).new_page()
@@ -130,20 +146,7 @@ def test_hr_sets_up_launches_and_watches_participation(live_server, new_context,
     assert page.url.endswith("/participation/")  # it was the page polling, not a reload
 
 
-def test_a_manager_sees_their_subtree_only(live_server, new_context, world, core_instrument):
-
-    from tests.assessments.survey_fixtures import open_campaign  # noqa: F401 - builder below
-
-    now = timezone.now()
-    campaign = CampaignFactory(
-        organization=world["organization"],
-        instrument=core_instrument,
-        name="Harbour check",
-        opens_at=now - timezone.timedelta(hours=1),
-        closes_at=now + timezone.timedelta(days=7),
-    )
-    campaign.target_departments.set([world["root"]])
-    campaign_launch(campaign=campaign)
+def test_a_manager_sees_their_subtree_only(live_server, new_context, world, harbour_check):
     page = new_context(**DESKTOP).new_page()
     sign_in(page, live_server.url, "manager@harbour.example")
     expect(page.get_by_text("Your part of the organisation: Quayside")).to_be_visible()
@@ -159,18 +162,9 @@ def test_a_manager_sees_their_subtree_only(live_server, new_context, world, core
     assert response.status == 403
 
 
-def test_every_hr_page_fits_a_phone(live_server, new_context, world, core_instrument):
+def test_every_hr_page_fits_a_phone(live_server, new_context, world, harbour_check):
     """At 390 px wide nothing scrolls sideways but the wide tables inside their own box."""
-    now = timezone.now()
-    campaign = CampaignFactory(
-        organization=world["organization"],
-        instrument=core_instrument,
-        name="Harbour check",
-        opens_at=now - timezone.timedelta(hours=1),
-        closes_at=now + timezone.timedelta(days=7),
-    )
-    campaign.target_departments.set([world["root"]])
-    campaign_launch(campaign=campaign)
+    campaign = harbour_check
     page = new_context().new_page()  # a phone
     sign_in(page, live_server.url, "admin@harbour.example")
     org = f"{live_server.url}/o/{world['organization'].slug}"

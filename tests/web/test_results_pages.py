@@ -83,15 +83,27 @@ def test_a_manager_sees_only_their_subtree_and_no_organisation_row(client, score
 
 
 def test_sorting_filtering_and_the_change_view(client, scored):
-    _client_as(client, scored, "admin")
+    from results.selectors import departments_by_priority
+
+    user = _client_as(client, scored, "admin")
     quay = scored.departments["quayside"]
     filtered = _rows(client.get(_url(scored, "heatmap", department=quay.pk)).content.decode())
-    assert set(filtered) <= {
-        d.name for d in scored.departments.values() if d.path.startswith(quay.path)
-    }
-    by_priority = client.get(_url(scored, "heatmap", sort="priority")).content.decode()
-    assert by_priority.count("<tr><th") >= 2
-    change = client.get(_url(scored, "heatmap", value="change")).content.decode()
-    assert "Change since the previous campaign" in change
+    subtree = {d.name for d in scored.departments.values() if d.path.startswith(quay.path)}
+    assert quay.name in filtered and set(filtered) <= subtree
+    # By priority: the departments with results come in the selector's order, worst first.
+    by_priority = list(_rows(client.get(_url(scored, "heatmap", sort="priority")).content.decode()))
+    access = access_for(user=user, organization=scored.organization)
+    ranked = [
+        c.department.name for c in departments_by_priority(access=access, campaign=scored.campaign)
+    ]
+    assert by_priority[: len(ranked)] == ranked
+    # The change view shows changes (a signed number, or a dash without a previous campaign),
+    # never the risk scores.
+    change = _rows(client.get(_url(scored, "heatmap", value="change")).content.decode())
+    risk = _rows(client.get(_url(scored, "heatmap")).content.decode())
+    for name, cells in change.items():
+        for shown, score in zip(cells, risk[name], strict=True):
+            if score.isdigit():
+                assert shown == "—" or re.fullmatch(r"[+-]?\d+\.\d\d\*?", shown), shown
     # Anything else in the query is ignored, never interpreted.
     assert client.get(_url(scored, "heatmap", sort="x;drop", department="abc")).status_code == 200

@@ -34,7 +34,7 @@ from assessments.services import (
     campaign_update,
     invitations_retry_failed,
 )
-from results.selectors import participation
+from results.selectors import participation, widest
 from results.services import campaign_close
 from web.access import org_view
 from web.forms import CampaignForm, add_service_errors
@@ -45,7 +45,7 @@ def _participation_context(request: HttpRequest, pk: int) -> dict:
     access = request.access
     campaign = campaign_for(access=access, pk=pk)
     rows = participation(access=access, campaign=campaign)
-    top = min(rows, key=lambda row: row.depth, default=None)
+    top = widest(rows)
     failed = (
         failed_deliveries(access=access, campaigns=[campaign]).get(campaign.pk, 0)
         if access.can(Permission.MANAGE_CAMPAIGNS)
@@ -239,8 +239,7 @@ def campaign_page(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign.status != CampaignStatus.DRAFT and request.access.can(
         Permission.VIEW_PARTICIPATION
     ):
-        rows = participation(access=request.access, campaign=campaign)
-        context["top"] = min(rows, key=lambda row: row.depth, default=None)
+        context["top"] = widest(participation(access=request.access, campaign=campaign))
     return render(request, "hr/campaign.html", context)
 
 

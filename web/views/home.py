@@ -13,8 +13,14 @@ from django.views.decorators.cache import never_cache
 from accounts.permissions import Permission
 from assessments.models import Campaign, CampaignStatus
 from assessments.selectors import campaigns, failed_deliveries
-from reports.selectors import actions, actions_overdue, reports, reports_ready
-from results.selectors import ParticipationRow, current_run, participation
+from reports.selectors import (
+    OPEN_ACTION_STATUSES,
+    actions,
+    actions_overdue,
+    reports,
+    reports_ready,
+)
+from results.selectors import ParticipationRow, current_run, participation, widest
 from web.access import org_view
 
 # Reports finished this recently are listed as ready on the home page.
@@ -30,10 +36,6 @@ class CampaignLine:
     reports: list | None = None
 
 
-def _widest(rows: list[ParticipationRow]) -> ParticipationRow | None:
-    return min(rows, key=lambda row: row.depth, default=None)
-
-
 @never_cache  # participation counts and names of people's reports
 @org_view(Permission.VIEW_CAMPAIGNS)
 def org_home(request: HttpRequest) -> HttpResponse:
@@ -45,7 +47,7 @@ def org_home(request: HttpRequest) -> HttpResponse:
     if access.can(Permission.VIEW_PARTICIPATION):
         for campaign in running:
             if campaign.status == CampaignStatus.OPEN:
-                lines[campaign.pk].participation = _widest(
+                lines[campaign.pk].participation = widest(
                     participation(access=access, campaign=campaign)
                 )
     if access.can(Permission.MANAGE_CAMPAIGNS):
@@ -61,10 +63,13 @@ def org_home(request: HttpRequest) -> HttpResponse:
         "running": [lines[c.pk] for c in running],
         "closed": [lines[c.pk] for c in closed],
         "overdue": overdue,
-        "open_actions": actions(access=access).filter(status__in=("planned", "in_progress")),
+        "open_actions": list(
+            actions(access=access)
+            .filter(status__in=OPEN_ACTION_STATUSES)
+            .order_by("due_date", "pk")[:10]
+        ),
         "ready": list(reports_ready(access=access, since=timezone.now() - READY_FOR)[:10]),
         "failed_total": sum(line.failed for line in lines.values()),
         "today": timezone.localdate(),
     }
-    context["open_actions"] = list(context["open_actions"].order_by("due_date", "pk")[:10])
     return render(request, "hr/home.html", context)

@@ -22,6 +22,7 @@ from results.selectors import (
     heatmap,
     participation,
     top_risks,
+    widest,
 )
 from web.access import org_view
 from web.tables import heatmap_rows
@@ -85,8 +86,7 @@ def results_page(request: HttpRequest, pk: int) -> HttpResponse:
             symbols=BAND_SYMBOLS,
         )
         if access.can(Permission.VIEW_PARTICIPATION):
-            rows = participation(access=access, campaign=campaign)
-            context["participation"] = min(rows, key=lambda row: row.depth, default=None)
+            context["participation"] = widest(participation(access=access, campaign=campaign))
     return render(request, "hr/results.html", context)
 
 
