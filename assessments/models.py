@@ -297,6 +297,36 @@ class CampaignDepartment(models.Model):
         return f"{self.department_id} under {self.parent_id} in {self.campaign_id}"
 
 
+class ParticipationDisclosure(models.Model):
+    """A group whose answered count has been shown while its campaign was open.
+
+    What was shown cannot be taken back, so the groups shown only ever grow (see
+    results/scoring/disclosure.py); the scoring treats them as known. Rows are only ever added,
+    and only while the campaign is open. `department` is empty for the whole campaign.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="disclosures")
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "department"], name="disclosure_once_per_campaign"
+            ),
+            models.UniqueConstraint(
+                fields=["campaign"],
+                condition=Q(department__isnull=True),
+                name="disclosure_of_the_whole_once_per_campaign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department_id or 'all'} shown in {self.campaign_id}"
+
+
 class InvitationToken(models.Model):
     """One personal survey link, stored only as the SHA-256 of its 256-bit random token.
 

@@ -15,20 +15,22 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import Department
 from accounts.permissions import Access, Permission
-from assessments.models import Campaign, CampaignStatus
+from assessments.models import Campaign, CampaignStatus, ParticipationDisclosure
 from assessments.selectors import (
     FrozenTree,
+    ParticipationCounts,
     campaign_participation_counts,
     campaign_require_visible,
 )
 from results.models import DomainResult, ResultRun, RunStatus
 from results.scoring import OVERALL, RESPONDENTS
 from results.scoring.engine import BAND_SEVERITY
-from results.scoring.suppression import tree_publishable
+from results.scoring.disclosure import participation_disclosed
 
 # --- Runs --------------------------------------------------------------------------------
 
@@ -161,9 +163,10 @@ class ParticipationRow:
 
     `shown` is False when fewer than k people were invited: then `invited` and `completed` are
     None, so no page can display them. `completed` is also None where the answered count may
-    not be shown: while open, where parent minus published children would isolate 1..k-1
-    people who answered; after close, wherever the published respondent count of the results
-    is suppressed (`participation`), and everywhere in `campaign_participation`.
+    not be shown: while open, outside the groups disclosed so far (results.scoring.disclosure:
+    they only ever grow, and never let 1..k-1 people who answered be worked out, however often
+    someone looks); after close, wherever the published respondent count of the results is
+    suppressed (`participation`), and everywhere in `campaign_participation`.
     """
 
     department: Department | None  # None: the whole organisation
@@ -179,14 +182,57 @@ class ParticipationRow:
         return self.completed / self.invited
 
 
-def _answered_shown(counts, k: int) -> tuple[np.ndarray, np.ndarray]:
-    invited_shown = counts.invited >= k
-    # Invitees and those who answered are two populations over the same people: no group of
-    # 1..k-1 of either may be worked out, and no answered count of 1..k-1 shown.
-    completed_shown = tree_publishable(
-        parent=counts.tree.parent, direct=counts.direct, k=k, allowed=invited_shown, zero_shown=True
+def _disclosed_before(campaign: Campaign, tree: FrozenTree) -> np.ndarray:
+    """The groups of the frozen tree whose answered count was shown while the campaign was
+    open (the root last)."""
+    index = {pk: i for i, pk in enumerate(tree.ids)}
+    shown = np.zeros(len(tree.ids) + 1, dtype=bool)
+    for department_id in ParticipationDisclosure.objects.filter(campaign=campaign).values_list(
+        "department_id", flat=True
+    ):
+        node = len(tree.ids) if department_id is None else index.get(department_id)
+        if node is not None:
+            shown[node] = True
+    return shown
+
+
+def _disclosed_now(counts: ParticipationCounts, campaign: Campaign, before: np.ndarray):
+    return participation_disclosed(
+        parent=counts.tree.parent,
+        invited=counts.invited,
+        answered=counts.completed,
+        k=campaign.min_group_size,
+        shown=before,
     )
-    return invited_shown, completed_shown
+
+
+def _disclose(counts: ParticipationCounts, campaign: Campaign) -> np.ndarray:
+    """The groups whose answered count may be shown now, recording those shown for the first
+    time: once shown, a group stays shown for the rest of the campaign. The record is written
+    under the campaign's row lock, so two pages loaded at once cannot each add a group that is
+    safe only without the other's; a campaign that closed meanwhile records nothing more."""
+    before = _disclosed_before(campaign, counts.tree)
+    now = _disclosed_now(counts, campaign, before)
+    if not (now & ~before).any():
+        return now
+    with transaction.atomic():
+        if not Campaign.objects.select_for_update().filter(
+            pk=campaign.pk, status=CampaignStatus.OPEN
+        ).exists():
+            return before
+        before = _disclosed_before(campaign, counts.tree)
+        now = _disclosed_now(counts, campaign, before)
+        root = len(counts.tree.ids)
+        ParticipationDisclosure.objects.bulk_create(
+            [
+                ParticipationDisclosure(
+                    campaign=campaign,
+                    department_id=None if node == root else counts.tree.ids[node],
+                )
+                for node in np.flatnonzero(now & ~before).tolist()
+            ]
+        )
+    return now
 
 
 def widest(rows: list[ParticipationRow]) -> ParticipationRow | None:
@@ -198,15 +244,16 @@ def widest(rows: list[ParticipationRow]) -> ParticipationRow | None:
 def answered_counts_shown_while_open(
     *, campaign: Campaign, tree: FrozenTree | None = None
 ) -> list[int | None]:
-    """The groups (department ids, None for the whole campaign) whose answered count was shown
-    while the campaign was open, as it stood at the close: the scoring must choose its cells
-    so that they cannot be set against these."""
+    """The groups (department ids, None for the whole campaign) whose answered count was or
+    could have been shown while the campaign was open: those recorded, and those a page loaded
+    at the last moment would have added. The scoring must choose its cells so that they cannot
+    be set against these; the record no longer changes once the campaign is closed, so every
+    run of the campaign gets the same list."""
     counts = campaign_participation_counts(campaign=campaign, tree=tree)
-    _, completed_shown = _answered_shown(counts, campaign.min_group_size)
+    shown = _disclosed_now(counts, campaign, _disclosed_before(campaign, counts.tree))
     root = len(counts.tree.ids)
     return [
-        None if node == root else counts.tree.ids[node]
-        for node in np.flatnonzero(completed_shown).tolist()
+        None if node == root else counts.tree.ids[node] for node in np.flatnonzero(shown).tolist()
     ]
 
 
@@ -214,26 +261,34 @@ def campaign_participation(*, campaign: Campaign) -> list[ParticipationRow]:
     """Participation per department, rolled up over the campaign's frozen tree, and for the
     whole campaign (the first row). Counts follow the department snapshot taken at launch.
 
-    Invited counts are shown for groups of at least k invited. While the campaign is open,
-    answered counts are shown only where the tree's suppression allows (no group of 1..k-1
-    who answered can be worked out by subtraction); after close, not here at all (see
-    `participation`, which shows the published respondent counts).
+    Invited counts are shown for groups of at least k invited (HR knows its directory). While
+    the campaign is open, answered counts are shown for the groups disclosed so far (see
+    `_disclose`); after close, not here at all (see `participation`, which shows the
+    published respondent counts).
     """
     counts = campaign_participation_counts(campaign=campaign)
-    invited_shown, completed_shown = _answered_shown(counts, campaign.min_group_size)
+    k = campaign.min_group_size
     tree = counts.tree
     size = len(tree.ids) + 1
     closed = campaign.status == CampaignStatus.CLOSED
+    invited_shown = counts.invited >= k
+    if campaign.status == CampaignStatus.OPEN:
+        answered_shown = _disclose(counts, campaign)
+    else:
+        answered_shown = np.zeros(size, dtype=bool)
 
     def row(node: int) -> ParticipationRow:
         shown = bool(invited_shown[node])
-        answered_shown = shown and not closed and completed_shown[node]
         return ParticipationRow(
             department=None if node == size - 1 else tree.departments[tree.ids[node]],
             depth=-1 if node == size - 1 else tree.depth[node],
             shown=shown,
             invited=int(counts.invited[node]) if shown else None,
-            completed=int(counts.completed[node]) if answered_shown else None,
+            completed=(
+                int(counts.completed[node])
+                if shown and not closed and answered_shown[node]
+                else None
+            ),
         )
 
     # Departments nobody was invited in are left out.

@@ -54,7 +54,8 @@ from assessments.selectors import campaign_participation_counts
 from assessments.services import campaign_launch, invitations_send_pending, response_submit
 from reports.models import Report, ReportStatus
 from results.models import ResultRun, RunStatus
-from results.selectors import ParticipationRow, _answered_shown, participation
+from results.scoring.disclosure import participation_disclosed
+from results.selectors import ParticipationRow, campaign_participation, participation
 from tests.assessments.survey_fixtures import full_answers
 from tests.factories import (
     ActionFactory,
@@ -487,8 +488,8 @@ def _rolled(tree, direct: np.ndarray) -> np.ndarray:
 
 class Attacker:
     """Someone who knows the directory (how many were invited directly in each department)
-    and the suppression code, and reads participation tables: which answered counts are
-    consistent with everything they saw?"""
+    and the disclosure rule, and reads participation tables over time: which answered counts
+    are consistent with everything they saw?"""
 
     def __init__(self, campaign):
         counts = campaign_participation_counts(campaign=campaign)
@@ -496,28 +497,38 @@ class Attacker:
         self.k = campaign.min_group_size
         self.invited_direct = counts.direct[0].astype(np.int64)
         self.invited = _rolled(self.tree, self.invited_direct)
-
-    def candidates(self, observations: list[dict[int, object]]) -> list[np.ndarray]:
-        """Every vector of answered counts per node (directly attached) that would make the
-        pages show exactly what was observed (several pages of the same moment)."""
-        found = []
         ranges = [range(int(n) + 1) for n in self.invited_direct]
-        for answered in itertools.product(*ranges):
-            direct = np.array(answered, dtype=np.int64)
+        self.worlds = np.array(list(itertools.product(*ranges)), dtype=np.int64)
+        self.alive = np.ones(len(self.worlds), dtype=bool)
+        self.disclosed = np.zeros(len(self.invited), dtype=bool)  # as seen at the last moment
+
+    def see(self, observations: list[dict[int, object]]) -> None:
+        """The pages of one moment (several pages, the same answers). Counts only grow: a
+        world is still possible if it could follow one possible at the moment before."""
+        consistent = np.zeros(len(self.worlds), dtype=bool)
+        disclosed = None
+        for index, direct in enumerate(self.worlds):
             total = _rolled(self.tree, direct)
-            counts = SimpleNamespace(
-                tree=self.tree,
-                direct=np.stack([self.invited_direct, direct]),
-                invited=self.invited,
-            )
-            invited_shown, completed_shown = _answered_shown(counts, self.k)
+            shown = participation_disclosed(
+                parent=self.tree.parent, invited=self.invited, answered=total, k=self.k,
+                shown=self.disclosed,
+            )  # fmt: skip
             if all(
-                self._matches(seen, node, invited_shown, completed_shown, total)
+                self._matches(seen, node, self.invited >= self.k, shown, total)
                 for seen in observations
                 for node in seen
             ):
-                found.append(direct)
-        return found
+                consistent[index] = True
+                disclosed = shown if disclosed is None else disclosed | shown
+        earlier = self.worlds[self.alive]
+        reachable = np.array([bool((earlier <= world).all(axis=1).any()) for world in self.worlds])
+        self.alive = consistent & reachable
+        assert self.alive.any(), "nothing is consistent with the pages: the model is wrong"
+        self.disclosed = disclosed
+
+    def candidates(self, observations: list[dict[int, object]]) -> list[np.ndarray]:
+        self.see(observations)
+        return list(self.worlds[self.alive])
 
     @staticmethod
     def _matches(seen, node, invited_shown, completed_shown, total) -> bool:
@@ -530,7 +541,8 @@ class Attacker:
 
     def pinned_small(self, candidates: list[np.ndarray]) -> dict[str, int]:
         """Groups (a department with everything below it, or the people attached directly to
-        one) whose answered count every candidate agrees on, when it is 1..k-1."""
+        one) whose answered count every candidate agrees on, when it is 1..k-1 and not
+        everyone in the group (a whole group answering shows in its rate, whatever the rule)."""
         assert candidates, "nothing is consistent with the pages: the model is wrong"
         names = {len(self.tree.ids): "whole campaign"} | {
             i: self.tree.departments[pk].name for i, pk in enumerate(self.tree.ids)
@@ -541,8 +553,11 @@ class Attacker:
                 continue
             totals = {int(_rolled(self.tree, c)[node]) for c in candidates}
             directs = {int(c[node]) for c in candidates}
-            for label, values in ((name, totals), (f"{name} (directly)", directs)):
-                if len(values) == 1 and 0 < next(iter(values)) < self.k:
+            for label, values, cap in (
+                (name, totals, self.invited[node]),
+                (f"{name} (directly)", directs, self.invited_direct[node]),
+            ):
+                if len(values) == 1 and 0 < next(iter(values)) < min(self.k, cap):
                     pinned[label] = next(iter(values))
         return pinned
 
@@ -585,6 +600,34 @@ def test_no_page_of_one_moment_pins_a_small_answered_count(client, wide):
             observations.append(_observed(html, attacker.tree))
     candidates = attacker.candidates(observations)
     assert attacker.pinned_small(candidates) == {}
+
+
+def test_watching_answers_arrive_pins_no_small_answered_count(client, core_instrument, settings):
+    """Quayside (8) and Tower (6) under Harbour, k=5; HR reloads the participation page after
+    every answer. Five answers in Quayside, then one in Tower: a rule deciding from the counts
+    of the moment showed Quayside 5 and Tower 0, then hid both, which (with the whole going up
+    by one) pinned Tower to exactly 1. Groups once shown stay shown, and a group is shown only
+    once what is already shown makes k certain on both sides of the cut."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    org = OrganizationFactory(name="Quiet Harbour", slug="quiet-harbour")
+    root = department_create(organization=org, name="Harbour")
+    quay = department_create(organization=org, name="Quayside", parent=root)
+    tower = department_create(organization=org, name="Tower", parent=root)
+    _people(org, quay, 8)
+    _people(org, tower, 6)
+    campaign = _launch(org, core_instrument, [root])
+    client.force_login(_member(org, "admin"))
+    attacker = Attacker(campaign)
+    url = _org_url("participation", org, pk=campaign.pk)
+    for department in [quay] * 5 + [tower] + [quay] * 3 + [tower] * 4:
+        _answer(campaign, department, 1)
+        html = client.get(url).content.decode()
+        candidates = attacker.candidates([_observed(html, attacker.tree)])
+        assert attacker.pinned_small(candidates) == {}, html
+    # 8 + 5 answered: 5 certain on each side, so both are shown now, and stay shown.
+    rows = {row.department and row.department.name: row for row in campaign_participation(
+        campaign=campaign)}  # fmt: skip
+    assert (rows["Quayside"].completed, rows["Tower"].completed) == (8, 5)
 
 
 def test_pages_show_no_count_the_participation_selector_does_not_allow(client, wide):
