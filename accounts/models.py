@@ -201,6 +201,8 @@ class Role(models.TextChoices):
     ANALYST = "analyst", "Analyst"
     MANAGER = "manager", "Manager"
     VIEWER = "viewer", "Viewer"
+    # Employee representatives (a works council): a viewer's reading, and the audit trail.
+    REPRESENTATIVE = "representative", "Employee representative"
 
 
 class Membership(TenantModel):

@@ -78,6 +78,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         }
     ),
     Role.VIEWER: frozenset({P.VIEW_CAMPAIGNS, P.VIEW_RESULTS, P.VIEW_REPORTS, P.VIEW_ACTIONS}),
+    # Employee representatives check who looked at what: a viewer's rights and the audit trail.
+    Role.REPRESENTATIVE: frozenset(
+        {P.VIEW_CAMPAIGNS, P.VIEW_RESULTS, P.VIEW_REPORTS, P.VIEW_ACTIONS, P.VIEW_AUDIT}
+    ),
 }
 
 

@@ -39,6 +39,7 @@ HR_EMAIL = "hr@northwind.example"
 MANAGER_EMAIL = "manager.warehouse-north@northwind.example"
 ANALYST_EMAIL = "analyst@northwind.example"
 VIEWER_EMAIL = "viewer@northwind.example"
+REPRESENTATIVE_EMAIL = "council@northwind.example"
 
 
 @dataclass
@@ -420,6 +421,7 @@ def _add_logins(organization: Organization, units: list[tuple[Department, Unit]]
     for email, name, role in (
         (ANALYST_EMAIL, "Ari Novak (analyst)", Role.ANALYST),
         (VIEWER_EMAIL, "Vera Lind (viewer)", Role.VIEWER),
+        (REPRESENTATIVE_EMAIL, "Rosa Koch (works council)", Role.REPRESENTATIVE),
     ):
         user, _ = User.objects.update_or_create(email=email, defaults={"full_name": name})
         user.set_password(DEMO_PASSWORD)

@@ -29,8 +29,8 @@ from assessments.selectors import (
 )
 from results.models import DomainResult, ResultRun, RunStatus
 from results.scoring import OVERALL, RESPONDENTS
-from results.scoring.engine import BAND_SEVERITY
 from results.scoring.disclosure import participation_disclosed
+from results.scoring.engine import BAND_SEVERITY
 
 # --- Runs --------------------------------------------------------------------------------
 
@@ -216,9 +216,11 @@ def _disclose(counts: ParticipationCounts, campaign: Campaign) -> np.ndarray:
     if not (now & ~before).any():
         return now
     with transaction.atomic():
-        if not Campaign.objects.select_for_update().filter(
-            pk=campaign.pk, status=CampaignStatus.OPEN
-        ).exists():
+        if (
+            not Campaign.objects.select_for_update()
+            .filter(pk=campaign.pk, status=CampaignStatus.OPEN)
+            .exists()
+        ):
             return before
         before = _disclosed_before(campaign, counts.tree)
         now = _disclosed_now(counts, campaign, before)

@@ -31,6 +31,7 @@ ROLE_LABELS = {
     Role.ANALYST: _("Analyst"),
     Role.MANAGER: _("Manager"),
     Role.VIEWER: _("Viewer"),
+    Role.REPRESENTATIVE: _("Employee representative"),
 }
 
 

@@ -93,9 +93,7 @@ def participation_disclosed(
         parts_answered = [int(answered[c] - covered_answered[c]) for c in below]
         rest_invited = int(class_invited) - sum(parts_invited)
         rest_answered = int(class_answered) - sum(parts_answered)
-        if not _cut_allowed(
-            [*parts_answered, rest_answered], [*parts_invited, rest_invited], k
-        ):
+        if not _cut_allowed([*parts_answered, rest_answered], [*parts_invited, rest_invited], k):
             continue
         shown[below] = True
         covered_invited[node] += sum(parts_invited)

@@ -90,26 +90,26 @@ P = Permission
 
 # --- The table, written out ----------------------------------------------------------------
 
-ROLES = (Role.ADMIN, Role.ANALYST, Role.MANAGER, Role.VIEWER)
+ROLES = (Role.ADMIN, Role.ANALYST, Role.MANAGER, Role.VIEWER, Role.REPRESENTATIVE)
 Y, N = True, False
 
 # fmt: off
-EXPECTED_PERMISSIONS: dict[Permission, tuple[bool, bool, bool, bool]] = {
-    #                       admin analyst manager viewer
-    P.VIEW_CAMPAIGNS:      (Y,    Y,      Y,      Y),
-    P.MANAGE_CAMPAIGNS:    (Y,    Y,      N,      N),
-    P.VIEW_PARTICIPATION:  (Y,    Y,      Y,      N),
-    P.VIEW_RESULTS:        (Y,    Y,      Y,      Y),
-    P.EXPORT_RESULTS:      (Y,    Y,      Y,      N),
-    P.VIEW_REPORTS:        (Y,    Y,      Y,      Y),
-    P.REQUEST_REPORTS:     (Y,    Y,      Y,      N),
-    P.VIEW_ACTIONS:        (Y,    Y,      Y,      Y),
-    P.MANAGE_ACTIONS:      (Y,    Y,      Y,      N),
-    P.MANAGE_DIRECTORY:    (Y,    N,      N,      N),
-    P.MANAGE_USERS:        (Y,    N,      N,      N),
-    P.MANAGE_API_KEYS:     (Y,    N,      N,      N),
-    P.MANAGE_WEBHOOKS:     (Y,    N,      N,      N),
-    P.VIEW_AUDIT:          (Y,    N,      N,      N),
+EXPECTED_PERMISSIONS: dict[Permission, tuple[bool, bool, bool, bool, bool]] = {
+    #                       admin analyst manager viewer representative
+    P.VIEW_CAMPAIGNS:      (Y,    Y,      Y,      Y,      Y),
+    P.MANAGE_CAMPAIGNS:    (Y,    Y,      N,      N,      N),
+    P.VIEW_PARTICIPATION:  (Y,    Y,      Y,      N,      N),
+    P.VIEW_RESULTS:        (Y,    Y,      Y,      Y,      Y),
+    P.EXPORT_RESULTS:      (Y,    Y,      Y,      N,      N),
+    P.VIEW_REPORTS:        (Y,    Y,      Y,      Y,      Y),
+    P.REQUEST_REPORTS:     (Y,    Y,      Y,      N,      N),
+    P.VIEW_ACTIONS:        (Y,    Y,      Y,      Y,      Y),
+    P.MANAGE_ACTIONS:      (Y,    Y,      Y,      N,      N),
+    P.MANAGE_DIRECTORY:    (Y,    N,      N,      N,      N),
+    P.MANAGE_USERS:        (Y,    N,      N,      N,      N),
+    P.MANAGE_API_KEYS:     (Y,    N,      N,      N,      N),
+    P.MANAGE_WEBHOOKS:     (Y,    N,      N,      N,      N),
+    P.VIEW_AUDIT:          (Y,    N,      N,      N,      Y),
 }
 # fmt: on
 
@@ -357,7 +357,7 @@ def _build_world(instrument: Instrument) -> World:
 
     users = {
         role: MembershipFactory(organization=organization, role=role).user
-        for role in (Role.ADMIN, Role.ANALYST, Role.VIEWER)
+        for role in (Role.ADMIN, Role.ANALYST, Role.VIEWER, Role.REPRESENTATIVE)
     }
     users[Role.MANAGER] = MembershipFactory(
         organization=organization, role=Role.MANAGER, scope_department=departments[MANAGER_SCOPE]
@@ -444,6 +444,7 @@ PERSONAS = [
     Persona("analyst", Role.ANALYST),
     Persona("manager", Role.MANAGER),
     Persona("viewer", Role.VIEWER),
+    Persona("representative", Role.REPRESENTATIVE),
     Persona("outsider"),  # a member of Tidewater only, asking for Harbourside
     Persona("outsider at home", at_home=True),  # the same user, in Tidewater
     Persona("superuser"),  # no membership anywhere

@@ -132,7 +132,9 @@ def test_launching_and_closing_a_campaign_are_recorded(
         assert entry.subject == f"campaign {campaign.pk}: {campaign.name}"
 
 
-def test_admins_read_the_trail_and_nobody_else(client, admin, organization, scored):
+def test_admins_and_representatives_read_the_trail_and_nobody_else(
+    client, admin, organization, scored
+):
     client.get(reverse("web:results", kwargs={"org": organization.slug, "pk": scored.campaign.pk}))
     page = client.get(reverse("web:audit", kwargs={"org": organization.slug}))
     assert "no-store" in page["Cache-Control"]
@@ -140,3 +142,28 @@ def test_admins_read_the_trail_and_nobody_else(client, admin, organization, scor
     viewer = MembershipFactory(organization=organization, role="viewer").user
     client.force_login(viewer)
     assert client.get(reverse("web:audit", kwargs={"org": organization.slug})).status_code == 403
+    analyst = MembershipFactory(organization=organization, role="analyst").user
+    client.force_login(analyst)
+    assert client.get(reverse("web:audit", kwargs={"org": organization.slug})).status_code == 403
+    # An employee representative (works council) checks who looked at what: the analyst's
+    # look at the heatmap is there, and so is their own look at the results.
+    representative = MembershipFactory(organization=organization, role="representative").user
+    client.force_login(analyst)
+    client.get(reverse("web:heatmap", kwargs={"org": organization.slug, "pk": scored.campaign.pk}))
+    client.force_login(representative)
+    client.get(reverse("web:results", kwargs={"org": organization.slug, "pk": scored.campaign.pk}))
+    page = client.get(reverse("web:audit", kwargs={"org": organization.slug}))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert analyst.email in html and representative.email in html
+    assert (
+        "Audit trail"
+        in client.get(reverse("web:org_home", kwargs={"org": organization.slug})).content.decode()
+    )
+    # Beyond a viewer's reading, nothing: no participation, no export, no campaign changes.
+    for name in ("participation", "campaign_close", "campaign_edit"):
+        url = reverse(f"web:{name}", kwargs={"org": organization.slug, "pk": scored.campaign.pk})
+        assert client.get(url).status_code == 403, name
+    for name in ("users", "departments", "import"):
+        url = reverse(f"web:{name}", kwargs={"org": organization.slug})
+        assert client.get(url).status_code == 403, name

@@ -10,6 +10,7 @@ from demo.seed import (
     DEMO_PASSWORD,
     HR_EMAIL,
     MANAGER_EMAIL,
+    REPRESENTATIVE_EMAIL,
     VIEWER_EMAIL,
     DemoConflictError,
     demo_seed,
@@ -69,6 +70,9 @@ class Command(BaseCommand):
             f"  Manager of Warehouse North: {MANAGER_EMAIL}  (sees that subtree only)"
         )
         self.stdout.write(f"  Viewer: {VIEWER_EMAIL}")
+        self.stdout.write(
+            f"  Employee representative (results and audit trail): {REPRESENTATIVE_EMAIL}"
+        )
         if summary.reports:
             self.stdout.write("PDF reports of the closed campaign (sign in as the HR admin first):")
             for report in summary.reports:

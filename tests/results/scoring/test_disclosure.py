@@ -157,7 +157,9 @@ def test_the_groups_shown_never_shrink_and_classes_keep_k():
         shown = new
         totals = _rolled(parent, answered)
         classes = [  # A's own people (with B while B is hidden), C, nobody at the root
-            totals[0] - (totals[1] if shown[1] else 0), totals[1], totals[2]
+            totals[0] - (totals[1] if shown[1] else 0),
+            totals[1],
+            totals[2],
         ]
         for group, count in zip((0, 1, 2), classes, strict=True):
             if shown[group]:
@@ -192,7 +194,6 @@ def test_watching_every_answer_arrive_pins_no_small_group(case):
     parent, invited, k, arrivals = case
     _, history = _watch(parent, invited, k, arrivals)
     assert all(pinned == {} for pinned in history), (history, case)
-
 
 
 def test_rejects_a_tree_out_of_order():

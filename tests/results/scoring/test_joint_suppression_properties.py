@@ -18,8 +18,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from results.scoring.engine import RESPONDENTS, score_campaign
 from results.scoring.disclosure import participation_disclosed
+from results.scoring.engine import RESPONDENTS, score_campaign
 from tests.results.scoring.attackers import linear_leaks
 from tests.results.scoring.test_suppression_properties import MODEL
 
