@@ -281,6 +281,7 @@ class DirectoryImport(TenantModel):
 
 class AuditAction(models.TextChoices):
     RESULTS_VIEWED = "results_viewed", _("Results viewed")
+    RESULTS_EXPORTED = "results_exported", _("Results exported")
     REPORT_DOWNLOADED = "report_downloaded", _("Report downloaded")
     USER_INVITED = "user_invited", _("User invited")
     ROLE_CHANGED = "role_changed", _("Role changed")

@@ -44,6 +44,7 @@ organization_urls = [
     path("instruments/<int:pk>/", campaigns.instrument_page, name="instrument"),
     path("campaigns/<int:pk>/results/", results.results_page, name="results"),
     path("campaigns/<int:pk>/heatmap/", results.heatmap_page, name="heatmap"),
+    path("campaigns/<int:pk>/results.xlsx", results.results_export, name="results_export"),
     path(
         "campaigns/<int:pk>/participation/",
         campaigns.participation_page,

@@ -233,6 +233,7 @@ PK_KIND = {
     # Pages another developer is adding (results of a closed campaign).
     "results": "campaign",
     "heatmap": "campaign",
+    "results_export": "campaign",
 }
 
 

@@ -8,8 +8,10 @@ line here fails `test_every_url_has_a_line`.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
+import openpyxl
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
@@ -27,7 +29,7 @@ from web import urls as web_urls
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ("admin", "analyst", "manager", "viewer", "outsider", "anonymous")
+PERSONAS = ("admin", "analyst", "manager", "viewer", "representative", "outsider", "anonymous")
 LOGIN = "login"  # expected: a redirect to the sign-in page
 
 
@@ -41,7 +43,10 @@ class Line:
 
 
 def everyone(status, **overrides):
+    """`status` for every member; an employee representative gets what a viewer gets unless
+    the line says otherwise (they also read the audit trail)."""
     found = {"admin": status, "analyst": status, "manager": status, "viewer": status}
+    found["representative"] = overrides.get("viewer", status)
     return {"outsider": 404, "anonymous": LOGIN, **found, **overrides}
 
 
@@ -84,7 +89,11 @@ TABLE = [
     ),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("security", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
-    Line("audit", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line(
+        "audit",
+        everyone(200, analyst=403, manager=403, viewer=403, representative=200),
+        target="none",
+    ),
     Line(
         "security_save",
         everyone(302, analyst=403, manager=403, viewer=403),
@@ -117,10 +126,14 @@ TABLE = [
     Line("instrument", everyone(200), target="instrument"),
     Line("results", everyone(200, manager=404), target="closed"),
     Line("heatmap", everyone(200, manager=404), target="closed"),
+    # The Excel export: like the overview, for the roles that may export (not viewers).
+    Line("results_export", everyone(200, manager=404, viewer=403), target="closed"),
     Line("results", everyone(404), target="campaign"),  # still open: no results at all
     Line("heatmap", everyone(404), target="campaign"),
+    Line("results_export", everyone(404, viewer=403), target="campaign"),
     Line("results", everyone(404), target="foreign"),
     Line("heatmap", everyone(404), target="foreign"),
+    Line("results_export", everyone(404, viewer=403), target="foreign"),
     Line("participation", everyone(200, viewer=403)),
     Line("participation_live", everyone(200, viewer=403)),
     Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
@@ -178,7 +191,7 @@ def world(core_instrument):
     elsewhere = OrganizationFactory(name="Tidewater")
     foreign = CampaignFactory(organization=elsewhere, instrument=core_instrument)
     users = {}
-    for role in ("admin", "analyst", "manager", "viewer"):
+    for role in ("admin", "analyst", "manager", "viewer", "representative"):
         user = UserFactory()
         MembershipFactory(
             user=user,
@@ -230,6 +243,20 @@ def _url(line: Line, world) -> str:
     return reverse(f"web:{line.name}", kwargs=kwargs)
 
 
+def _text(response) -> str:
+    """What a page says: its HTML, or every cell of a spreadsheet."""
+    if response["Content-Type"].startswith("application/vnd.openxmlformats"):
+        workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+        return "\n".join(
+            str(value)
+            for sheet in workbook.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for value in row
+            if value is not None
+        )
+    return response.content.decode()
+
+
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("line", TABLE, ids=lambda line: f"{line.name}-{line.target}")
 def test_each_persona_gets_what_the_table_says(client, world, line, persona):
@@ -246,7 +273,7 @@ def test_each_persona_gets_what_the_table_says(client, world, line, persona):
     if expected == 200:
         # Never another tenant's data.
         other = "Harbourside" if persona == "outsider" else "Tidewater"
-        assert other not in response.content.decode()
+        assert other not in _text(response)
 
 
 def test_public_pages_open_signed_out(client):

@@ -1,10 +1,11 @@
-"""Results of a closed campaign: the overview and the heatmap, from the same selectors as the
-PDF, so a page can never show what the PDF hides."""
+"""Results of a closed campaign: the overview, the heatmap and the Excel export, from the same
+selectors as the PDF, so a page can never show what the PDF hides."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 
 from accounts.models import AuditAction, Department
@@ -13,6 +14,7 @@ from accounts.services import audit_record
 from assessments.models import CampaignStatus
 from assessments.selectors import campaign_for, instrument_spec
 from reports.charts import BAND_SYMBOLS
+from reports.exports import campaign_cells_xlsx
 from reports.rendering import band_labels
 from results.scoring.engine import BAND_SEVERITY
 from results.selectors import (
@@ -27,6 +29,7 @@ from results.selectors import (
 from web.access import org_view
 from web.tables import heatmap_rows
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SORTS = ("tree", "priority")
 VALUES = ("risk", "change")
 
@@ -38,11 +41,13 @@ def _closed_campaign(request: HttpRequest, pk: int):
     return campaign
 
 
-def _audit_view(request: HttpRequest, campaign, page: str) -> None:
+def _audit_view(
+    request: HttpRequest, campaign, page: str, action: str = AuditAction.RESULTS_VIEWED
+) -> None:
     audit_record(
         organization=request.organization,
         actor=request.user,
-        action=AuditAction.RESULTS_VIEWED,
+        action=action,
         subject=f"campaign {campaign.pk}: {campaign.name}",
         detail={"page": page},
     )
@@ -160,3 +165,19 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "campaigns",
         },
     )
+
+
+@never_cache
+@org_view(Permission.EXPORT_RESULTS)
+def results_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The published cells the user may see as an Excel workbook; suppressed cells listed
+    without any figure. Recorded in the audit trail like a results page."""
+    campaign = _closed_campaign(request, pk)
+    data = campaign_cells_xlsx(
+        access=request.access, campaign=campaign, language=request.LANGUAGE_CODE
+    )
+    _audit_view(request, campaign, "export", AuditAction.RESULTS_EXPORTED)
+    response = HttpResponse(data, content_type=XLSX)
+    name = slugify(campaign.name) or f"campaign-{campaign.pk}"
+    response["Content-Disposition"] = f'attachment; filename="{name}-results.xlsx"'
+    return response
