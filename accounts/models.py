@@ -289,6 +289,8 @@ class AuditAction(models.TextChoices):
     DIRECTORY_IMPORTED = "directory_imported", _("Directory imported")
     CAMPAIGN_LAUNCHED = "campaign_launched", _("Campaign launched")
     CAMPAIGN_CLOSED = "campaign_closed", _("Campaign closed")
+    ACTION_CREATED = "action_created", _("Action created")
+    ACTION_UPDATED = "action_updated", _("Action updated")
 
 
 class AuditEntry(TenantModel):

@@ -28,7 +28,8 @@ from assessments.services import (
     invitation_token_issue,
 )
 from reports.models import Action, Report
-from reports.services import report_render, report_request
+from reports.recommendations import recommendations
+from reports.services import action_create, report_render, report_request
 from results.models import DomainResult, ResultRun, RunStatus
 from results.services import campaign_close, result_run_execute
 
@@ -228,6 +229,7 @@ class DemoSummary:
     employees: int
     closed_campaign: Campaign
     open_campaign: Campaign
+    baseline_campaign: Campaign | None
     responses: int
     sample_links: list[str]
     reports: list = field(default_factory=list)
@@ -241,8 +243,10 @@ def demo_seed(
 ) -> DemoSummary:
     """Replace the demo organisation with a fresh copy built from `seed`.
 
-    The closed campaign is scored here and then; with `reports`, its organisation report (in
-    English and German) and the Warehouse North pack are rendered too.
+    Three campaigns: last year's baseline and this spring's follow-up, both closed and scored
+    here and then, with action plans (last year's show what they changed), and an open one
+    with answers so far. With `reports`, the spring campaign's organisation report (in English
+    and German) and the Warehouse North pack are rendered too.
     """
     rng = random.Random(seed)
     instrument = Instrument.objects.filter(code="plimsoll-core").order_by("-version").first()
@@ -260,6 +264,21 @@ def demo_seed(
         employees = _add_employees(organization, units, rng)
         _add_logins(organization, units)
         today = timezone.localdate()
+        progress("Simulating last year's baseline campaign")
+        baseline = _run_campaign(
+            organization=organization,
+            instrument=instrument,
+            name=_campaign_name(today - dt.timedelta(days=565)),
+            opens=today - dt.timedelta(days=565),
+            days_open=21,
+            units=units,
+            employees=employees,
+            rng=rng,
+            share_of_rate=1.0,
+            close=True,
+            progress=progress,
+            shift=BASELINE_SHIFT,
+        )
         progress("Simulating the closed spring campaign")
         closed = _run_campaign(
             organization=organization,
@@ -273,6 +292,7 @@ def demo_seed(
             share_of_rate=1.0,
             close=True,
             progress=progress,
+            previous=baseline,
         )
         progress("Simulating the open autumn campaign (answers so far)")
         opened = _run_campaign(
@@ -296,10 +316,13 @@ def demo_seed(
             survey_link(invitation_token_issue(invitation=invitation))
             for invitation in waiting.order_by("employee__external_id")[:3]
         ]
-    progress("Scoring the closed campaign")
-    run = closed.result_runs.order_by("-created_at").first()
-    if result_run_execute(run_id=run.pk).status != RunStatus.DONE:
-        raise RuntimeError(f"Scoring the demo campaign failed: {run.error}")
+    for campaign in (baseline, closed):  # in order: the later one compares with the earlier
+        progress(f"Scoring {campaign.name}")
+        run = campaign.result_runs.order_by("-created_at").first()
+        if result_run_execute(run_id=run.pk).status != RunStatus.DONE:
+            raise RuntimeError(f"Scoring the demo campaign failed: {run.error}")
+    progress("Recording action plans")
+    _add_actions(organization, instrument, baseline, closed, today)
     demo_reports = []
     if reports:
         warehouse = Department.objects.for_organization(organization).get(name="Warehouse North")
@@ -314,10 +337,49 @@ def demo_seed(
         employees=len(employees),
         closed_campaign=closed,
         open_campaign=opened,
+        baseline_campaign=baseline,
         responses=Response.objects.for_organization(organization).count(),
         sample_links=sample_links,
         reports=demo_reports,
     )
+
+
+# Last year, before its actions, the warehouse north teams and field sales carried more
+# demands: the spring campaign shows whether the actions agreed then worked.
+BASELINE_SHIFT = {
+    name: {"demands": 0.7}
+    for name in ("Warehouse North", "Inbound North", "Outbound North", "Night Shift")
+} | {"Field Sales": {"demands": 0.6}}
+
+# (campaign: "baseline" or "closed", department, domain, owner, status, due in days from today)
+DEMO_ACTIONS = (
+    ("baseline", "Warehouse North", "demands", "Head of warehouse north", "done", -120),
+    ("baseline", "Field Sales", "demands", "Head of sales", "done", -150),
+    ("baseline", "Customer Service", "control", "Customer service lead", "in_progress", -20),
+    ("closed", "Warehouse North", "exhaustion", "Head of warehouse north", "planned", 30),
+    ("closed", "Long Haul", "demands", "Fleet manager", "in_progress", -5),
+    ("closed", "Field Sales", "change", "Head of sales", "planned", 45),
+)
+
+
+def _add_actions(organization, instrument, baseline, closed, today) -> None:
+    """Action plans as HR would record them, each titled after the first suggestion of the
+    recommendations library for its domain."""
+    departments = {d.name: d for d in Department.objects.for_organization(organization)}
+    campaigns = {"baseline": baseline, "closed": closed}
+    for which, name, domain, owner, status, due in DEMO_ACTIONS:
+        suggestions = recommendations(
+            instrument_code=instrument.code, domain_code=domain, band="urgent", language="en"
+        )
+        action_create(
+            campaign=campaigns[which],
+            department=departments[name],
+            domain_code=domain,
+            title=suggestions[0].title if suggestions else f"Act on {domain}",
+            owner=owner,
+            due_date=today + dt.timedelta(days=due),
+            status=status,
+        )
 
 
 def _campaign_name(opens: dt.date) -> str:
@@ -443,6 +505,7 @@ def _run_campaign(
     close: bool,
     progress: Progress,
     previous: Campaign | None = None,
+    shift: dict[str, dict[str, float]] | None = None,
 ) -> Campaign:
     tz = timezone.get_current_timezone()
     opens_at = dt.datetime.combine(opens, dt.time(8, 0), tzinfo=tz)
@@ -488,7 +551,9 @@ def _run_campaign(
                     organization=organization,
                     campaign=campaign,
                     department_id=employee.department_id,
-                    answers=encode_answers(_simulate_answers(items, unit, rng), scales),
+                    answers=encode_answers(
+                        _simulate_answers(items, unit, rng, (shift or {}).get(unit.name)), scales
+                    ),
                     attributes=snapshot,
                 )
             )
@@ -504,10 +569,14 @@ def _run_campaign(
     return campaign
 
 
-def _simulate_answers(items: list, unit: Unit, rng: random.Random) -> list[int | None]:
-    """One person's answers: a personal level per domain, item noise, a few skipped items."""
+def _simulate_answers(
+    items: list, unit: Unit, rng: random.Random, shift: dict[str, float] | None = None
+) -> list[int | None]:
+    """One person's answers: a personal level per domain, item noise, a few skipped items.
+    `shift` moves the unit's levels for one campaign (a team under more pressure then)."""
+    shift = shift or {}
     levels = {
-        code: base + unit.stress.get(code, 0.0) + rng.gauss(0, 0.6)
+        code: base + unit.stress.get(code, 0.0) + shift.get(code, 0.0) + rng.gauss(0, 0.6)
         for code, base in BASELINE.items()
     }
     answers: list[int | None] = []

@@ -20,6 +20,7 @@ from accounts.models import Department
 from accounts.permissions import access_for_organization
 from assessments.models import Campaign
 from reports import charts
+from reports.effectiveness import actions_effectiveness, follow_ups
 from reports.models import Action, ActionStatus
 from reports.pdf import html_to_pdf
 from reports.recommendations import ACTION_BANDS, recommendations
@@ -249,6 +250,7 @@ def _context(*, campaign: Campaign, run: ResultRun, language: str, department) -
             AreaRow(participation=row, page=by_department.get(row.department.pk))
             for row in context["participation"]
         ]
+    context["effectiveness"] = _effectiveness(campaign, access, subtree_ids, departments, by_code)
     context["suppressed_ids"] = {pk for pk in subtree_ids if not published(pk)}
     # The published number of respondents of the report's scope; None where it is suppressed.
     count = cells.get((department.pk if department else None, RESPONDENTS))
@@ -292,6 +294,39 @@ def _actions(campaign: Campaign, department_ids: set[int]) -> dict[int, list[Act
         )
         found.setdefault(action.department_id, []).append(action)
     return found
+
+
+def _effectiveness(campaign, access, department_ids, departments, by_code) -> dict | None:
+    """The actions of the previous campaign whose follow-up is this one, each with its domain
+    before → after (reports.effectiveness): what changed where actions were taken."""
+    previous = campaign.previous_campaign
+    if previous is None:
+        return None
+    later = follow_ups(organization_id=campaign.organization_id, campaign_ids=[previous.pk])
+    if later.get(previous.pk) != campaign:
+        return None
+    earlier = list(
+        Action.objects.for_organization(campaign.organization_id)
+        .filter(campaign=previous, department_id__in=department_ids)
+        .order_by("department__path", "domain_code", "pk")
+    )
+    if not earlier:
+        return None
+    found = actions_effectiveness(access=access, actions=earlier)
+    statuses = status_labels()
+    rows = []
+    for action in earlier:
+        action.status_label = statuses.get(action.status, action.status)
+        domain = by_code.get(action.domain_code)
+        rows.append(
+            (
+                departments[action.department_id],
+                domain.title if domain else action.domain_code,
+                action,
+                found[action.pk],
+            )
+        )
+    return {"previous": previous, "rows": rows}
 
 
 def _department_page(department, domains, cells, actions, instrument_code, language):

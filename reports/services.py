@@ -182,6 +182,7 @@ _LAYOUT_FILES = (
     "templates/reports/*.html",
     "reports/static/reports/*",
     "reports/rendering.py",
+    "reports/effectiveness.py",
     "reports/charts.py",
     "reports/pdf.py",
     "locale/*/LC_MESSAGES/django.mo",
@@ -209,8 +210,9 @@ _ACTION_FIELDS = (
 
 def _campaign_inputs(campaign: Campaign, run: ResultRun) -> str:
     """The digest of what every report of a campaign's run shares: the run, the campaign and
-    its questionnaire, the departments' names and places, every action plan, the suggested
-    actions, the layout, and today's date (actions turn overdue; the cover shows the date)."""
+    its questionnaire, the departments' names and places, every action plan (and those of the
+    campaign it follows up), the suggested actions, the layout, and today's date (actions turn
+    overdue; the cover shows the date)."""
     from reports.recommendations import LIBRARY_DIR
 
     digest = hashlib.sha256()
@@ -228,7 +230,12 @@ def _campaign_inputs(campaign: Campaign, run: ResultRun) -> str:
             # The organisation's name rides along: it heads every page.
             .values_list("pk", "name", "parent_id", "organization__name")
         ),
-        list(Action.objects.filter(campaign=campaign).order_by("pk").values_list(*_ACTION_FIELDS)),
+        # The previous campaign's actions too: this report shows what changed where they were.
+        list(
+            Action.objects.filter(Q(campaign=campaign) | Q(campaign__follow_ups=campaign))
+            .order_by("pk")
+            .values_list(*_ACTION_FIELDS)
+        ),
     ]
     for part in parts:
         digest.update(part if isinstance(part, bytes) else repr(part).encode())
@@ -271,9 +278,16 @@ def _send_report(report_id: int) -> None:
 
 
 @transaction.atomic
-def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Report]:
-    """Ask for a department pack, in each campaign language, for every department whose
-    results are published in the current run (a suppressed department gets no pack).
+def report_request_packs(
+    *,
+    campaign: Campaign,
+    requested_by=None,
+    language: str | None = None,
+    within: Department | None = None,
+) -> list[Report]:
+    """Ask for a department pack, in each campaign language (or in `language` only), for every
+    department whose results are published in the current run (a suppressed department gets
+    no pack); with `within`, only for that department and those below it (a manager's subtree).
 
     Packs already queued, running or done with the same inputs are reused; the others are
     created in one statement. A fixed number of queries, whatever the number of departments.
@@ -281,11 +295,25 @@ def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Repor
     run = current_run(campaign=campaign)
     if run is None:
         raise ValidationError({"campaign": f"Campaign '{campaign}' has no results yet."})
+    if language is not None and language not in campaign.instrument.languages:
+        raise ValidationError(
+            {
+                "language": f"Reports for {campaign.instrument} are available in "
+                f"{', '.join(campaign.instrument.languages)}, not '{language}'."
+            }
+        )
+    if within is not None and within.organization_id != campaign.organization_id:
+        raise ValidationError(
+            {"department": f"Department '{within}' belongs to another organisation."}
+        )
     published = (
         Department.objects.for_organization(campaign.organization_id)
         .filter(pk__in=_published_priorities(run).values("department_id"))
         .order_by("path")
     )
+    if within is not None:
+        published = published.filter(path__startswith=within.path)
+    languages = [language] if language is not None else list(campaign.languages)
     shared = _campaign_inputs(campaign, run)
     existing = {
         (report.department_id, report.language, report.inputs): report
@@ -297,7 +325,7 @@ def report_request_packs(*, campaign: Campaign, requested_by=None) -> list[Repor
     wanted = [
         (department, language, _report_inputs(shared, department, language))
         for department in published
-        for language in campaign.languages
+        for language in languages
     ]
     created = Report.objects.bulk_create(
         [

@@ -86,12 +86,37 @@ def department_results(
     return _cells(access, campaign).filter(department__path__startswith=department.path)
 
 
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """A department-by-domain cell as the heatmap needs it: read as plain values, since a
+    heatmap of a thousand departments holds more than ten thousand cells. A suppressed cell
+    carries no figure (the stored row has none)."""
+
+    department_id: int | None
+    domain_code: str
+    suppressed: bool
+    risk_score: float | None
+    band: str | None
+    trend_diff: float | None
+    trend_significant: bool | None
+    breakdown_attribute: str = ""
+    breakdown_value: str = ""
+
+
+_HEAT_FIELDS = (
+    "department_id", "domain_code", "suppressed", "risk_score", "band", "trend_diff",
+    "trend_significant",
+)  # fmt: skip
+
+
 @dataclass
 class Heatmap:
     """Departments (rows, tree order, the organisation first) by domains (columns)."""
 
     domains: list[str]
-    rows: list[tuple[Department | None, list[DomainResult | None]]] = field(default_factory=list)
+    rows: list[tuple[Department | None, list[HeatCell | None]]] = field(default_factory=list)
+    # The priority cell (worst band of any domain, average risk score) per department.
+    overall: dict[int | None, HeatCell] = field(default_factory=dict)
 
 
 def heatmap(*, access: Access, campaign: Campaign) -> Heatmap:
@@ -99,16 +124,27 @@ def heatmap(*, access: Access, campaign: Campaign) -> Heatmap:
     cells = (
         _cells(access, campaign)
         .filter(breakdown_attribute="")
-        .exclude(domain_code__in=[OVERALL, RESPONDENTS])
+        .exclude(domain_code=RESPONDENTS)
+        .values_list(*_HEAT_FIELDS)
     )
     domains = [d.code for d in campaign.instrument.domains.order_by("position")]
-    by_department: dict[int | None, dict[str, DomainResult]] = {}
-    departments: dict[int | None, Department | None] = {}
-    for cell in cells:
-        by_department.setdefault(cell.department_id, {})[cell.domain_code] = cell
-        departments[cell.department_id] = cell.department
-    order = sorted(departments, key=lambda pk: "" if pk is None else departments[pk].path)
-    result = Heatmap(domains=domains)
+    by_department: dict[int | None, dict[str, HeatCell]] = {}
+    overall: dict[int | None, HeatCell] = {}
+    for values in cells.iterator(chunk_size=5000):
+        cell = HeatCell(*values)
+        if cell.domain_code == OVERALL:
+            overall[cell.department_id] = cell
+        else:
+            by_department.setdefault(cell.department_id, {})[cell.domain_code] = cell
+    departments: dict[int | None, Department | None] = {None: None}
+    departments.update(
+        (d.pk, d)
+        for d in Department.objects.filter(pk__in=[pk for pk in by_department if pk]).only(
+            "id", "name", "path", "depth", "parent_id", "organization_id"
+        )
+    )
+    order = sorted(by_department, key=lambda pk: "" if pk is None else departments[pk].path)
+    result = Heatmap(domains=domains, overall=overall)
     for pk in order:
         row = by_department[pk]
         result.rows.append((departments[pk], [row.get(code) for code in domains]))

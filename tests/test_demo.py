@@ -61,11 +61,13 @@ def test_seed_builds_a_realistic_organisation(core_instrument):
     assert len(small) >= 3, "some departments must fall below the default k of 5"
     assert 700 <= sum(headcount.values()) <= 900
 
-    campaigns = {c.status: c for c in Campaign.objects.for_organization(org)}
-    assert set(campaigns) == {CampaignStatus.CLOSED, CampaignStatus.OPEN}
-    closed, opened = campaigns[CampaignStatus.CLOSED], campaigns[CampaignStatus.OPEN]
-    assert opened.previous_campaign == closed
-    for campaign in (closed, opened):
+    # Last year's baseline, this spring's campaign (its follow-up) and the open autumn one.
+    baseline, closed, opened = Campaign.objects.for_organization(org).order_by("opens_at")
+    assert [c.status for c in (baseline, closed, opened)] == [
+        CampaignStatus.CLOSED, CampaignStatus.CLOSED, CampaignStatus.OPEN
+    ]  # fmt: skip
+    assert opened.previous_campaign == closed and closed.previous_campaign == baseline
+    for campaign in (baseline, closed, opened):
         invited = Invitation.objects.filter(campaign=campaign)
         assert invited.count() == sum(headcount.values())
         # Exactly one response per completed invitation, and none without one.
@@ -94,13 +96,13 @@ def test_seed_builds_a_realistic_organisation(core_instrument):
     assert "/login/" in output
 
 
-def _domain_means(org, campaign_status: str) -> dict[str, dict[str, float]]:
+def _domain_means(org, campaign_name: str) -> dict[str, dict[str, float]]:
     """Mean item value per department name and domain (reverse items turned back)."""
     instrument = Instrument.objects.get(code="plimsoll-core")
     items = list(instrument.items.select_related("domain").order_by("position"))
     names = dict(Department.objects.for_organization(org).values_list("pk", "name"))
     sums: dict[tuple[str, str], list[int]] = {}
-    rows = Response.objects.for_organization(org).filter(campaign__status=campaign_status)
+    rows = Response.objects.for_organization(org).filter(campaign__name=campaign_name)
     for department_id, answers in rows.values_list("department_id", "answers"):
         for item, code in zip(items, bytes(answers), strict=True):
             if code:
@@ -114,7 +116,9 @@ def _domain_means(org, campaign_status: str) -> dict[str, dict[str, float]]:
 
 def test_stress_patterns_differ_by_department(core_instrument):
     _seed(1)
-    means = _domain_means(Organization.objects.get(slug=DEMO_SLUG), CampaignStatus.CLOSED)
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    spring = Campaign.objects.for_organization(org).filter(status=CampaignStatus.CLOSED).first()
+    means = _domain_means(org, spring.name)
     # The night shift carries far more exhaustion than people & culture, and less control.
     assert means["Night Shift"]["exhaustion"] > means["People & Culture"]["exhaustion"] + 0.7
     assert means["Night Shift"]["control"] < means["People & Culture"]["control"] - 0.7
@@ -185,8 +189,8 @@ def test_seed_prints_working_survey_links_and_reports(core_instrument, client):
     assert len(links) == 3
     path = links[0].split("127.0.0.1:8000", 1)[1]
     assert client.get(path).status_code == 302
-    # The closed campaign is scored and its reports are rendered, ready to download.
-    assert ResultRun.objects.filter(is_current=True, status="done").count() == 1
+    # Both closed campaigns are scored and the spring one's reports are rendered.
+    assert ResultRun.objects.filter(is_current=True, status="done").count() == 2
     reports = Report.objects.all()
     assert reports.count() == 3
     assert {r.status for r in reports} == {ReportStatus.DONE}
@@ -220,3 +224,22 @@ def test_report_pngs_writes_every_page_of_the_demo_reports(core_instrument, tmp_
 def test_report_pngs_without_reports_says_what_to_run(db, tmp_path):
     with pytest.raises(CommandError, match="make demo"):
         call_command("report_pngs", out=tmp_path)
+
+
+def test_the_demo_shows_actions_and_what_they_changed(core_instrument):
+    """Last year's actions on demands in warehouse north and field sales worked (the spring
+    campaign shows them improved significantly); customer service's on control is unchanged."""
+    from accounts.permissions import access_for_organization
+    from reports.effectiveness import Verdict, actions_effectiveness
+    from reports.models import Action
+
+    _seed(1)
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    baseline = Campaign.objects.for_organization(org).order_by("opens_at").first()
+    old = Action.objects.filter(campaign=baseline).select_related("department")
+    effects = actions_effectiveness(access=access_for_organization(org), actions=old)
+    verdicts = {a.department.name: effects[a.pk].verdict for a in old}
+    assert verdicts["Warehouse North"] == Verdict.IMPROVED
+    assert verdicts["Field Sales"] == Verdict.IMPROVED
+    assert verdicts["Customer Service"] == Verdict.UNCHANGED
+    assert Action.objects.filter(campaign__organization=org).exclude(campaign=baseline).exists()

@@ -46,6 +46,7 @@ class NavItem:
 NAV = [
     # (key, label, URL name, permission)
     ("campaigns", _("Campaigns"), "web:campaigns", Permission.VIEW_CAMPAIGNS),
+    ("actions", _("Actions"), "web:actions", Permission.VIEW_ACTIONS),
     ("people", _("People and departments"), "web:departments", Permission.MANAGE_DIRECTORY),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
     ("audit", _("Audit trail"), "web:audit", Permission.VIEW_AUDIT),
@@ -94,7 +95,8 @@ def org_view(permission: Permission | None = None) -> Callable:
             request.role_label = ROLE_LABELS.get(access.role, access.role)
             request.scope_name = _scope_name(access)
             request.nav_items = nav_items(access, organization)
-            request.session[SESSION_KEY] = organization.slug
+            if request.session.get(SESSION_KEY) != organization.slug:
+                request.session[SESSION_KEY] = organization.slug  # saved only when it changes
             return view(request, *args, **kwargs)
 
         wrapper.required_permission = permission

@@ -8,10 +8,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department, Role
-from assessments.models import Campaign, Instrument
+from assessments.models import Campaign, Instrument, InstrumentDomain
+from reports.models import ActionStatus
 from web.access import ROLE_LABELS
 
 
@@ -282,3 +284,135 @@ class ImportForm(forms.Form):
             ("full", _("Everyone: active employees missing from the file are deactivated")),
         ],
     )
+
+
+class ReportRequestForm(forms.Form):
+    """What PDF to make and in which language. The kinds offered follow the scope: the
+    organisation report only for those who see the whole organisation; a manager's packs and
+    departments are those of their own subtree."""
+
+    kind = forms.ChoiceField(
+        label=_("Report"),
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": _(
+                "“%(value)s” is not a report you can request here: choose one of the options."
+            )
+        },
+    )
+    department = DepartmentChoiceField(
+        label=_("Department (for the pack of one department)"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("Choose a department"),
+        help_text=_("Only departments whose results are published can get a pack."),
+        error_messages={
+            "invalid_choice": _(
+                "That department is not one you can request a pack for: choose a department "
+                "in your scope whose results are published."
+            )
+        },
+    )
+    language = forms.ChoiceField(label=_("Language"))
+
+    def __init__(self, *args, whole_organization: bool, departments, languages, **kwargs):
+        super().__init__(*args, **kwargs)
+        kinds = [("organisation", _("The organisation report"))] if whole_organization else []
+        kinds += [
+            ("packs", _("A pack for every department with published results")),
+            ("department", _("The pack of one department")),
+        ]
+        self.fields["kind"].choices = kinds
+        self.fields["department"].queryset = departments
+        names = dict(settings.LANGUAGES)
+        self.fields["language"].choices = [(code, names.get(code, code)) for code in languages]
+        self.fields["language"].error_messages["invalid_choice"] = _(
+            "“%(value)s” is not a language these reports are made in: choose one of %(choices)s."
+        ) % {"value": "%(value)s", "choices": ", ".join(names.get(c, c) for c in languages)}
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "department" and not cleaned.get("department"):
+            self.add_error("department", _("Choose the department whose pack you want."))
+        return cleaned
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class CampaignChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Campaign) -> str:
+        return obj.name
+
+
+def _domain_choices(campaigns) -> list[tuple[str, str]]:
+    """Every domain of the campaigns' questionnaires, once, by code (the services check that a
+    domain belongs to the campaign's own questionnaire)."""
+    language = get_language() or "en"
+    found: dict[str, str] = {}
+    for domain in InstrumentDomain.objects.filter(
+        instrument__in=campaigns.values("instrument")
+    ).order_by("instrument", "position"):
+        found.setdefault(domain.code, domain.title.get(language) or domain.title.get("en", ""))
+    return list(found.items())
+
+
+class ActionForm(forms.Form):
+    """An action agreed for one department and domain of a campaign. Once made, its campaign,
+    department and domain stay (`locked`); the rest can change."""
+
+    campaign = CampaignChoiceField(label=_("Campaign"), queryset=Campaign.objects.none())
+    department = DepartmentChoiceField(label=_("Department"), queryset=Department.objects.none())
+    domain_code = forms.ChoiceField(label=_("Domain"))
+    title = forms.CharField(
+        label=_("Action"),
+        max_length=200,
+        required=False,  # the service names what is missing
+        help_text=_("Prefilled from the suggested actions when you start from a result; edit it."),
+    )
+    owner = forms.CharField(
+        label=_("Owner"),
+        max_length=200,
+        required=False,
+        help_text=_("The person or role who carries it out."),
+    )
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=DateInput())
+    status = forms.ChoiceField(label=_("Status"), choices=ActionStatus.choices)
+    description = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args, campaigns, departments, locked=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = campaigns
+        self.fields["department"].queryset = departments
+        self.fields["domain_code"].choices = [("", "---------"), *_domain_choices(campaigns)]
+        for name in locked:
+            self.fields[name].disabled = True
+
+
+class ActionFilterForm(forms.Form):
+    campaign = CampaignChoiceField(
+        label=_("Campaign"), queryset=Campaign.objects.none(), required=False, empty_label=_("Any")
+    )
+    department = DepartmentChoiceField(
+        label=_("Department (and below)"),
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label=_("Any"),
+    )
+    domain = forms.ChoiceField(label=_("Domain"), required=False)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *ActionStatus.choices]
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+
+    def __init__(self, *args, campaigns, departments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = campaigns
+        self.fields["department"].queryset = departments
+        self.fields["domain"].choices = [("", _("Any")), *_domain_choices(campaigns)]

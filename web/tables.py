@@ -77,15 +77,47 @@ def department_rows(rows, *, organization_slug: str, usual_k: int) -> SafeString
     return mark_safe("".join(parts))  # every value above is escaped or a number
 
 
-def heatmap_rows(rows, *, value: str, k: int, top_depth: int, labels: dict, indent: bool):
+def heatmap_rows(
+    rows,
+    *,
+    value: str,
+    k: int,
+    top_depth: int,
+    labels: dict,
+    indent: bool,
+    link: str = "",
+    toggles: dict | None = None,
+):
     """<tr> rows of the heatmap: (department or None, [cell or None per domain]) pairs. A cell
-    reads without colour: its band's symbol and word, and its number."""
+    reads without colour: its band's symbol and word, and its number. `link`, if given, is the
+    URL of a department's results with `0` in place of its id (its last part: `.../0/`).
+    `toggles` gives a department with children its (URL, open?) to show or hide them: a link
+    that works without JavaScript, and with htmx swaps the table body only."""
+    toggles = toggles or {}
+    expand = _("Show the departments below %(name)s")
+    collapse = _("Hide the departments below %(name)s")
     hidden = escape(_("fewer than %(k)s") % {"k": k})
     no_data = escape(_("no result"))
     whole = escape(_("Whole organisation"))
     parts = []
     for department, cells in rows:
         name = escape(department.name) if department else whole
+        if department and link:
+            name = f'<a href="{link[:-2]}{department.pk}/">{name}</a>'
+        if department and department.pk in toggles:
+            href, is_open = toggles[department.pk]
+            href = escape(href)
+            label = escape((collapse if is_open else expand) % {"name": department.name})
+            name = (
+                f'<a id="toggle-{department.pk}" class="toggle" href="{href}" '
+                f'hx-get="{href}" hx-target="#heatmap-body" hx-select="#heatmap-body" '
+                f'hx-swap="outerHTML" hx-push-url="true" '
+                f'aria-expanded="{"true" if is_open else "false"}">'
+                f'<span aria-hidden="true">{"▾" if is_open else "▸"}</span>'
+                f'<span class="visually-hidden">{label}</span></a> {name}'
+            )
+        elif toggles:
+            name = f'<span class="toggle-space" aria-hidden="true"></span> {name}'
         level = min(department.depth - top_depth, 6) if department and indent else 0
         parts.append(f'<tr><th scope="row" class="indent-{max(level, 0)}">{name}</th>')
         for cell in cells:

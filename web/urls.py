@@ -3,12 +3,14 @@
 from django.urls import include, path
 
 from web.views import (
+    actions,
     audit,
     auth,
     campaigns,
     directory,
     home,
     imports,
+    reports,
     results,
     two_factor,
     users,
@@ -42,9 +44,24 @@ organization_urls = [
     path("campaigns/<int:pk>/close/", campaigns.campaign_close_page, name="campaign_close"),
     path("campaigns/<int:pk>/remind/", campaigns.campaign_remind, name="campaign_remind"),
     path("instruments/<int:pk>/", campaigns.instrument_page, name="instrument"),
+    path("actions/", actions.actions_page, name="actions"),
+    path("actions/new/", actions.action_new, name="action_new"),
+    path("actions/<int:pk>/", actions.action_edit, name="action_edit"),
     path("campaigns/<int:pk>/results/", results.results_page, name="results"),
     path("campaigns/<int:pk>/heatmap/", results.heatmap_page, name="heatmap"),
+    path(
+        "campaigns/<int:pk>/results/departments/<int:department>/",
+        results.department_results_page,
+        name="results_department",
+    ),
+    path(
+        "campaigns/<int:pk>/results/areas/<slug:domain>/",
+        results.domain_results_page,
+        name="results_domain",
+    ),
     path("campaigns/<int:pk>/results.xlsx", results.results_export, name="results_export"),
+    path("campaigns/<int:pk>/reports/", reports.reports_page, name="reports"),
+    path("campaigns/<int:pk>/reports/status/", reports.reports_status, name="reports_status"),
     path(
         "campaigns/<int:pk>/participation/",
         campaigns.participation_page,

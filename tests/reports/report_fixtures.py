@@ -125,9 +125,11 @@ def build_scored_campaign(
     name: str = "Spring pulse 2031",
     follow_up_of: ScoredCampaign | None = None,
     shift: int = 0,
+    shifts: dict[str, int] | None = None,
 ) -> ScoredCampaign:
     """Build the organisation (or reuse that of `follow_up_of`), run one campaign through
-    launch, answers and close, and score it. A follow-up answers `shift` points higher."""
+    launch, answers and close, and score it. A follow-up answers `shift` points higher, and
+    the departments named in `shifts` (by key) that many more."""
     if follow_up_of is not None:
         organization = follow_up_of.organization
         departments = follow_up_of.departments
@@ -153,7 +155,8 @@ def build_scored_campaign(
             campaign=campaign, department=departments[key]
         ).order_by("pk")[:answering]
         for respondent, invitation in enumerate(invitations):
-            answers = _answers(key, respondent, min(5, base + shift), items)
+            moved = base + shift + (shifts or {}).get(key, 0)
+            answers = _answers(key, respondent, min(5, max(1, moved)), items)
             response_submit(invitation_id=invitation.pk, answers=answers)
     campaign_close(campaign=campaign)
     pending = ResultRun.objects.get(campaign=campaign)

@@ -52,7 +52,8 @@ from accounts.services import department_create, user_invite
 from assessments.models import Campaign, DeliveryStatus, Invitation
 from assessments.selectors import campaign_participation_counts
 from assessments.services import campaign_launch, invitations_send_pending, response_submit
-from reports.models import Report, ReportStatus
+from reports.models import Action, Report, ReportStatus
+from reports.services import action_create
 from results.models import ResultRun, RunStatus
 from results.scoring.disclosure import participation_disclosed
 from results.selectors import ParticipationRow, campaign_participation, participation
@@ -163,6 +164,16 @@ def world(core_instrument, settings):
     other_campaign = _launch(other, core_instrument, [docks], name="Tidewater check")
     other_admin = _member(other, "admin")
     other_member = MembershipFactory(organization=other, role="viewer")
+    action = action_create(
+        campaign=campaign, department=quay, domain_code="demands", title="Quay huddle", owner="Lead"
+    )
+    other_action = action_create(
+        campaign=other_campaign,
+        department=docks,
+        domain_code="demands",
+        title="Dock rota",
+        owner="Dock lead",
+    )
 
     def preview(organization):
         return directory_import_preview(
@@ -189,6 +200,8 @@ def world(core_instrument, settings):
         other_admin=other_admin,
         other_member=other_member,
         other_import=preview(other),
+        action=action,
+        other_action=other_action,
     )
 
 
@@ -200,6 +213,7 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
             "member": world.other_member,
             "campaign": world.other_campaign,
             "instrument": world.instrument,
+            "action": world.other_action,
         }
     return {
         "department": world.quay,
@@ -207,6 +221,7 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
         "member": world.member,
         "campaign": world.campaign,
         "instrument": world.instrument,
+        "action": world.action,
     }
 
 
@@ -234,6 +249,17 @@ PK_KIND = {
     "results": "campaign",
     "heatmap": "campaign",
     "results_export": "campaign",
+    "results_department": "campaign",
+    "results_domain": "campaign",
+    "reports": "campaign",
+    "reports_status": "campaign",
+    "action_edit": "action",
+}
+
+# Further URL arguments of a page, by the kind of object they name ("=": the value itself).
+MORE_KIND = {
+    "results_department": {"department": "department"},
+    "results_domain": {"domain": "=demands"},
 }
 
 
@@ -243,6 +269,7 @@ PREFIX_KIND = {
     "import/": "import",
     "users/": "member",
     "instruments/": "instrument",
+    "actions/": "action",
 }
 
 
@@ -274,6 +301,8 @@ def test_every_organisation_url_with_an_id_says_what_it_names():
 
 def _url_for(name, takes_pk, slug, objects):
     kwargs = {"pk": objects[PK_KIND[name]].pk} if takes_pk else {}
+    for argument, kind in MORE_KIND.get(name, {}).items():
+        kwargs[argument] = kind[1:] if kind.startswith("=") else objects[kind].pk
     return _org_url(name, slug, **kwargs)
 
 
@@ -297,6 +326,9 @@ def _snapshot_other_tenant(world):
             )
         ),
         "second_factor": Organization.objects.get(pk=world.other.pk).require_second_factor,
+        "action": Action.objects.filter(pk=world.other_action.pk)
+        .values_list("title", "owner", "status", "due_date")
+        .get(),
     }
 
 

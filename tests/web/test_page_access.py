@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from accounts.directory import directory_import_preview, directory_template_csv
 from accounts.services import department_create
+from reports.services import action_create
 from tests.assessments.survey_fixtures import open_campaign
 from tests.factories import (
     CampaignFactory,
@@ -40,6 +41,7 @@ class Line:
     method: str = "get"
     target: str = "campaign"  # which object the URL names: campaign, foreign, hidden, none
     org: bool = True  # the URL lives under /o/<slug>/
+    more: tuple[tuple[str, str], ...] = ()  # further URL arguments: (name, target or value)
 
 
 def everyone(status, **overrides):
@@ -49,6 +51,9 @@ def everyone(status, **overrides):
     found["representative"] = overrides.get("viewer", status)
     return {"outsider": 404, "anonymous": LOGIN, **found, **overrides}
 
+
+DEPARTMENT = (("department", "closed_department"),)
+DOMAIN = (("domain", "=demands"),)  # "=": the value itself
 
 TABLE = [
     Line("org_home", everyone(200), target="none"),
@@ -124,16 +129,48 @@ TABLE = [
         "campaign_remind", everyone(404, manager=403, viewer=403), method="post", target="foreign"
     ),
     Line("instrument", everyone(200), target="instrument"),
+    Line("actions", everyone(200), target="none"),
+    Line("action_new", everyone(200, viewer=403), target="none"),
+    Line("action_edit", everyone(200, viewer=403), target="action"),
+    # An action outside the manager's subtree, and another organisation's.
+    Line("action_edit", everyone(200, manager=404, viewer=403), target="outside_action"),
+    Line("action_edit", everyone(404, viewer=403), target="foreign_action"),
     Line("results", everyone(200, manager=404), target="closed"),
     Line("heatmap", everyone(200, manager=404), target="closed"),
     # The Excel export: like the overview, for the roles that may export (not viewers).
     Line("results_export", everyone(200, manager=404, viewer=403), target="closed"),
+    Line("results_department", everyone(200, manager=404), target="closed", more=DEPARTMENT),
+    Line("results_domain", everyone(200, manager=404), target="closed", more=DOMAIN),
+    # A department of another organisation, or one without results in the campaign.
+    Line(
+        "results_department",
+        everyone(404),
+        target="closed",
+        more=(("department", "foreign_department"),),
+    ),
+    Line(
+        "results_department", everyone(404), target="closed", more=(("department", "department"),)
+    ),
+    Line("results_domain", everyone(404), target="closed", more=(("domain", "=no-such-area"),)),
+    Line("results_department", everyone(404), target="campaign", more=DEPARTMENT),
+    Line("results_domain", everyone(404), target="foreign", more=DOMAIN),
     Line("results", everyone(404), target="campaign"),  # still open: no results at all
     Line("heatmap", everyone(404), target="campaign"),
     Line("results_export", everyone(404, viewer=403), target="campaign"),
     Line("results", everyone(404), target="foreign"),
     Line("heatmap", everyone(404), target="foreign"),
     Line("results_export", everyone(404, viewer=403), target="foreign"),
+    # PDF reports: everyone who reads results sees the list; requesting is a POST (an empty one
+    # comes back with the form's errors), refused to viewers.
+    Line("reports", everyone(200, manager=404), target="closed"),
+    Line("reports_status", everyone(200, manager=404), target="closed"),
+    Line("reports", everyone(200, manager=404, viewer=403), method="post", target="closed"),
+    Line("reports", everyone(404), target="campaign"),
+    Line("reports_status", everyone(404), target="campaign"),
+    Line("reports", everyone(404, viewer=403), method="post", target="campaign"),
+    Line("reports", everyone(404), target="foreign"),
+    Line("reports_status", everyone(404), target="foreign"),
+    Line("reports", everyone(404, viewer=403), method="post", target="foreign"),
     Line("participation", everyone(200, viewer=403)),
     Line("participation_live", everyone(200, viewer=403)),
     Line("retry_failed", everyone(302, manager=403, viewer=403), method="post"),
@@ -200,6 +237,7 @@ def world(core_instrument):
             scope_department=warehouse if role == "manager" else None,
         )
         users[role] = user
+    scored = build_scored_campaign(core_instrument, organization=organization)
     users["outsider"] = UserFactory()
     MembershipFactory(user=users["outsider"], organization=elsewhere, role="admin")
     # Someone to change or remove: a viewer, so removing them leaves everything else as it is.
@@ -215,7 +253,8 @@ def world(core_instrument):
             "member": member,
             "foreign_member": foreign_member,
             "instrument": core_instrument,
-            "closed": build_scored_campaign(core_instrument, organization=organization).campaign,
+            "closed": scored.campaign,
+            "closed_department": scored.departments["lighthouse"],
             "department": finance,
             "import": directory_import_preview(
                 organization=organization,
@@ -230,6 +269,27 @@ def world(core_instrument):
                 mode="delta",
             ),
             "foreign_department": department_create(organization=elsewhere, name="Docks"),
+            "action": action_create(
+                campaign=campaign,
+                department=warehouse,
+                domain_code="demands",
+                title="Plan the loading shifts",
+                owner="Warehouse lead",
+            ),
+            "outside_action": action_create(
+                campaign=hidden,
+                department=finance,
+                domain_code="demands",
+                title="Share the month-end load",
+                owner="Finance lead",
+            ),
+            "foreign_action": action_create(
+                campaign=foreign,
+                department=department_create(organization=elsewhere, name="Quay"),
+                domain_code="demands",
+                title="Tidewater plan",
+                owner="Tidewater lead",
+            ),
         },
     }
 
@@ -240,6 +300,8 @@ def _url(line: Line, world) -> str:
         kwargs["org"] = world["organization"].slug
     if line.target != "none":
         kwargs["pk"] = world["targets"][line.target].pk
+    for name, target in line.more:
+        kwargs[name] = target[1:] if target.startswith("=") else world["targets"][target].pk
     return reverse(f"web:{line.name}", kwargs=kwargs)
 
 

@@ -34,7 +34,7 @@ def _url(scored, name, **params):
 
 def _rows(html: str) -> dict[str, list[str]]:
     """Department name → the visible text of each cell (the number, or the hidden mark)."""
-    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    body = html.split('<tbody id="heatmap-body">')[1].split("</tbody>")[0]
     # The symbol is decoration and the band's word is for screen readers: keep what is left.
     body = re.sub(r'<span aria-hidden="true">.*?</span>', "", body)
     body = re.sub(r'<span class="visually-hidden">.*?</span>', "", body)
@@ -49,7 +49,7 @@ def _rows(html: str) -> dict[str, list[str]]:
 
 def test_the_heatmap_shows_the_published_cells_and_marks_the_hidden(client, scored):
     user = _client_as(client, scored, "analyst")
-    page = client.get(_url(scored, "heatmap"))
+    page = client.get(_url(scored, "heatmap", open="all"))
     assert "no-store" in page["Cache-Control"]
     rows = _rows(page.content.decode())
     access = access_for(user=user, organization=scored.organization)
@@ -72,7 +72,7 @@ def test_the_heatmap_shows_the_published_cells_and_marks_the_hidden(client, scor
 def test_a_manager_sees_only_their_subtree_and_no_organisation_row(client, scored):
     quay = scored.departments["quayside"]
     _client_as(client, scored, "manager", scope=quay)
-    html = client.get(_url(scored, "heatmap")).content.decode()
+    html = client.get(_url(scored, "heatmap", open="all")).content.decode()
     names = set(_rows(html))
     assert "Whole organisation" not in names
     subtree = {d.name for d in scored.departments.values() if d.path.startswith(quay.path)}
@@ -101,9 +101,38 @@ def test_sorting_filtering_and_the_change_view(client, scored):
     # never the risk scores.
     change = _rows(client.get(_url(scored, "heatmap", value="change")).content.decode())
     risk = _rows(client.get(_url(scored, "heatmap")).content.decode())
+    assert set(change) == set(risk)
     for name, cells in change.items():
         for shown, score in zip(cells, risk[name], strict=True):
             if score.isdigit():
                 assert shown == "—" or re.fullmatch(r"[+-]?\d+\.\d\d\*?", shown), shown
     # Anything else in the query is ignored, never interpreted.
     assert client.get(_url(scored, "heatmap", sort="x;drop", department="abc")).status_code == 200
+
+
+def test_subtrees_open_and_close_without_javascript_and_with_htmx(client, scored):
+    _client_as(client, scored, "analyst")
+    departments = scored.departments
+    top = {d.name for d in departments.values() if d.depth == 0}
+    second = {d.name for d in departments.values() if d.depth == 1}
+    # By default the top level is open: its departments and their children show.
+    default = client.get(_url(scored, "heatmap")).content.decode()
+    assert set(_rows(default)) == {"Whole organisation"} | top | second
+    closed = client.get(_url(scored, "heatmap", open="none")).content.decode()
+    assert set(_rows(closed)) == {"Whole organisation"} | top
+    every = client.get(_url(scored, "heatmap", open="all")).content.decode()
+    assert set(_rows(every)) == {"Whole organisation"} | {d.name for d in departments.values()}
+    # A parent's toggle: a plain link (works without JavaScript), which htmx follows to swap
+    # the table body only, keeping the focus on the toggle (same id).
+    parent = next(d for d in departments.values() if d.depth == 0 and any(
+        c.parent_id == d.pk for c in departments.values()))  # fmt: skip
+    toggle = re.search(rf'<a id="toggle-{parent.pk}"[^>]*>', closed).group(0)
+    assert 'aria-expanded="false"' in toggle and 'hx-select="#heatmap-body"' in toggle
+    href = re.search(r'href="([^"]+)"', toggle).group(1).replace("&amp;", "&")
+    opened = client.get(_url(scored, "heatmap") + href).content.decode()
+    children = {d.name for d in departments.values() if d.parent_id == parent.pk}
+    assert set(_rows(opened)) == {"Whole organisation"} | top | children
+    assert 'aria-expanded="true"' in re.search(rf'<a id="toggle-{parent.pk}"[^>]*>', opened)[0]
+    # Sorted or cut to a subtree, every row shows: a ranking is not a tree.
+    by_priority = client.get(_url(scored, "heatmap", sort="priority", open="none")).content
+    assert len(_rows(by_priority.decode())) > len(_rows(closed))

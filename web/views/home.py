@@ -12,7 +12,9 @@ from django.views.decorators.cache import never_cache
 
 from accounts.permissions import Permission
 from assessments.models import Campaign, CampaignStatus
-from assessments.selectors import campaigns, failed_deliveries
+from assessments.selectors import campaigns, failed_deliveries, instrument_spec
+from reports.charts import BAND_SYMBOLS
+from reports.rendering import band_labels
 from reports.selectors import (
     OPEN_ACTION_STATUSES,
     actions,
@@ -20,7 +22,15 @@ from reports.selectors import (
     reports,
     reports_ready,
 )
-from results.selectors import ParticipationRow, current_run, participation, widest
+from results.scoring import OVERALL, RESPONDENTS
+from results.selectors import (
+    ParticipationRow,
+    campaign_results,
+    current_run,
+    participation,
+    top_risks,
+    widest,
+)
 from web.access import org_view
 
 # Reports finished this recently are listed as ready on the home page.
@@ -58,7 +68,9 @@ def org_home(request: HttpRequest) -> HttpResponse:
         line.scored = current_run(campaign=campaign) is not None
         line.reports = list(reports(access=access, campaign=campaign).filter(status="done"))
     overdue = list(actions_overdue(access=access)[:10])
+    latest = next((c for c in closed if lines[c.pk].scored), None)
     context = {
+        "latest": _latest_results(access, latest) if latest else None,
         "drafts": [lines[c.pk] for c in found if c.status == CampaignStatus.DRAFT],
         "running": [lines[c.pk] for c in running],
         "closed": [lines[c.pk] for c in closed],
@@ -72,4 +84,49 @@ def org_home(request: HttpRequest) -> HttpResponse:
         "failed_total": sum(line.failed for line in lines.values()),
         "today": timezone.localdate(),
     }
+    if context["latest"]:
+        spec = instrument_spec(context["latest"].campaign.instrument_id)
+        language = request.LANGUAGE_CODE
+        context["titles"] = {
+            d.code: d.title.get(language) or d.title.get("en", d.code) for d in spec.domains
+        }
+        context["band_labels"] = band_labels()
+        context["symbols"] = BAND_SYMBOLS
     return render(request, "hr/home.html", context)
+
+
+@dataclass
+class LatestResults:
+    """The newest scored campaign, seen from the top of what the access covers: the whole
+    organisation, or a manager's department."""
+
+    campaign: Campaign
+    department_id: int | None  # None: the whole organisation
+    overall: object | None  # the published priority cell, or None where hidden
+    respondents: int | None
+    risks: list
+    packs: list  # finished PDFs of that department (a manager's own pack)
+
+
+def _latest_results(access, campaign: Campaign) -> LatestResults | None:
+    if not access.can(Permission.VIEW_RESULTS):
+        return None
+    top = None if access.whole_organization else access.ancestor_or_self_ids()[-1]
+    cells = campaign_results(access=access, campaign=campaign).filter(
+        breakdown_attribute="", domain_code__in=[OVERALL, RESPONDENTS]
+    )
+    cells = cells.filter(department_id=top) if top else cells.filter(department__isnull=True)
+    by_code = {cell.domain_code: cell for cell in cells if not cell.suppressed}
+    packs = []
+    if top is not None and access.can(Permission.VIEW_REPORTS):
+        packs = list(reports(access=access, campaign=campaign).filter(
+            status="done", department_id=top))  # fmt: skip
+    respondents = by_code.get(RESPONDENTS)
+    return LatestResults(
+        campaign=campaign,
+        department_id=top,
+        overall=by_code.get(OVERALL),
+        respondents=respondents.n if respondents else None,
+        risks=top_risks(access=access, campaign=campaign, limit=3),
+        packs=packs,
+    )

@@ -59,6 +59,11 @@ class Command(BaseCommand):
                 f"departments, {summary.employees} employees, {summary.responses} responses."
             )
         )
+        if summary.baseline_campaign:
+            self.stdout.write(
+                f"  Last year's campaign: {summary.baseline_campaign} (its actions and what "
+                "they changed show on the spring campaign's pages)"
+            )
         self.stdout.write(f"  Closed campaign: {summary.closed_campaign}")
         self.stdout.write(f"  Open campaign:   {summary.open_campaign}")
         self.stdout.write(
