@@ -20,6 +20,7 @@ whatever the size.
 Environment (all optional):
     BENCH_EMPLOYEES=100000  BENCH_DEPARTMENTS=1000  BENCH_REQUESTS=50
     BENCH_PROFILE=<page name>   print where that page spends its time (cProfile) first
+    BENCH_PROFILE_FILTER=<regex>   only the profile's lines whose file path matches
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/plimsoll_bench_pages (dropped and made)
 Exits 2 when the bench cannot run, 0 otherwise; a missed target prints a warning.
 """
@@ -271,7 +272,8 @@ def main() -> int:
             for _ in range(5):
                 client.get(pages[profile])
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            pattern = os.environ.get("BENCH_PROFILE_FILTER", "")  # a regex of file paths
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(pattern, 40)
         results = {}
         print(f"{'page':28} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
         for name, page in pages.items():

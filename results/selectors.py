@@ -12,7 +12,9 @@ by the same suppression engine as the results.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -86,27 +88,15 @@ def department_results(
     return _cells(access, campaign).filter(department__path__startswith=department.path)
 
 
-@dataclass(frozen=True, slots=True)
-class HeatCell:
-    """A department-by-domain cell as the heatmap needs it: read as plain values, since a
-    heatmap of a thousand departments holds more than ten thousand cells. A suppressed cell
-    carries no figure (the stored row has none)."""
-
-    department_id: int | None
-    domain_code: str
-    suppressed: bool
-    risk_score: float | None
-    band: str | None
-    trend_diff: float | None
-    trend_significant: bool | None
-    breakdown_attribute: str = ""
-    breakdown_value: str = ""
-
-
+# A department-by-domain cell as the heatmap needs it, read as a named row of plain values
+# (a heatmap of a thousand departments holds more than ten thousand cells): department_id,
+# domain_code, suppressed, risk_score, band, trend_diff, trend_significant, and the empty
+# breakdown. A suppressed cell carries no figure (the stored row has none).
 _HEAT_FIELDS = (
     "department_id", "domain_code", "suppressed", "risk_score", "band", "trend_diff",
-    "trend_significant",
+    "trend_significant", "breakdown_attribute", "breakdown_value",
 )  # fmt: skip
+HeatCell = Any  # the named row Django makes for `_HEAT_FIELDS`
 
 
 @dataclass
@@ -119,30 +109,35 @@ class Heatmap:
     overall: dict[int | None, HeatCell] = field(default_factory=dict)
 
 
-def heatmap(*, access: Access, campaign: Campaign) -> Heatmap:
-    """The departments-by-domains matrix of the current run, suppressed cells included."""
-    cells = (
-        _cells(access, campaign)
-        .filter(breakdown_attribute="")
-        .exclude(domain_code=RESPONDENTS)
-        .values_list(*_HEAT_FIELDS)
+def heatmap(
+    *,
+    access: Access,
+    campaign: Campaign,
+    keep: Callable[[list[Department]], Collection[int]] | None = None,
+) -> Heatmap:
+    """The departments-by-domains matrix of the current run, suppressed cells included.
+
+    `keep`, given the departments with cells (tree order), names those whose rows are wanted
+    (the organisation's row always comes): a heatmap with its subtrees closed reads the cells
+    of the rows it shows only."""
+    base = _cells(access, campaign).filter(breakdown_attribute="").exclude(domain_code=RESPONDENTS)
+    listed = list(
+        Department.objects.filter(pk__in=base.values("department_id"))
+        .only("id", "name", "path", "depth", "parent_id", "organization_id")
+        .order_by("path")
     )
+    departments: dict[int | None, Department | None] = {None: None}
+    departments.update((d.pk, d) for d in listed)
+    if keep is not None:
+        base = base.filter(Q(department__isnull=True) | Q(department_id__in=list(keep(listed))))
     domains = [d.code for d in campaign.instrument.domains.order_by("position")]
     by_department: dict[int | None, dict[str, HeatCell]] = {}
     overall: dict[int | None, HeatCell] = {}
-    for values in cells.iterator(chunk_size=5000):
-        cell = HeatCell(*values)
+    for cell in base.values_list(*_HEAT_FIELDS, named=True).iterator(chunk_size=5000):
         if cell.domain_code == OVERALL:
             overall[cell.department_id] = cell
         else:
             by_department.setdefault(cell.department_id, {})[cell.domain_code] = cell
-    departments: dict[int | None, Department | None] = {None: None}
-    departments.update(
-        (d.pk, d)
-        for d in Department.objects.filter(pk__in=[pk for pk in by_department if pk]).only(
-            "id", "name", "path", "depth", "parent_id", "organization_id"
-        )
-    )
     order = sorted(by_department, key=lambda pk: "" if pk is None else departments[pk].path)
     result = Heatmap(domains=domains, overall=overall)
     for pk in order:

@@ -96,9 +96,23 @@ def heatmap_rows(
     toggles = toggles or {}
     expand = _("Show the departments below %(name)s")
     collapse = _("Hide the departments below %(name)s")
-    hidden = escape(_("fewer than %(k)s") % {"k": k})
-    no_data = escape(_("no result"))
+    hidden_cell = f'<td class="cell hidden-figure">{escape(_("fewer than %(k)s") % {"k": k})}</td>'
+    none_cell = f'<td class="cell none">{escape(_("no result"))}</td>'
     whole = escape(_("Whole organisation"))
+
+    def wrapper(band: str | None) -> tuple[str, str]:
+        """What goes before and after a published cell's number, once per band."""
+        band = band or ""
+        label = escape(labels.get(band, ""))
+        symbol = BAND_SYMBOLS.get(band, "")
+        wrappers[band or None] = (
+            f'<td class="cell band-{escape(band)}" title="{label}">'
+            f'<span aria-hidden="true">{symbol}</span> ',
+            f'<span class="visually-hidden"> {label}</span></td>',
+        )
+        return wrappers[band or None]
+
+    wrappers: dict[str | None, tuple[str, str]] = {}
     parts = []
     for department, cells in rows:
         name = escape(department.name) if department else whole
@@ -122,13 +136,11 @@ def heatmap_rows(
         parts.append(f'<tr><th scope="row" class="indent-{max(level, 0)}">{name}</th>')
         for cell in cells:
             if cell is None:
-                parts.append(f'<td class="cell none">{no_data}</td>')
+                parts.append(none_cell)
             elif cell.suppressed:
-                parts.append(f'<td class="cell hidden-figure">{hidden}</td>')
+                parts.append(hidden_cell)
             else:
-                band = cell.band or ""
-                label = escape(labels.get(band, ""))
-                symbol = BAND_SYMBOLS.get(band, "")
+                opening, closing = wrappers.get(cell.band) or wrapper(cell.band)
                 if value == "change":
                     if cell.trend_diff is None:
                         number = "—"
@@ -139,10 +151,6 @@ def heatmap_rows(
                             number += "*"
                 else:
                     number = "—" if cell.risk_score is None else f"{cell.risk_score:.0f}"
-                parts.append(
-                    f'<td class="cell band-{band}" title="{label}">'
-                    f'<span aria-hidden="true">{symbol}</span> {number}'
-                    f'<span class="visually-hidden"> {label}</span></td>'
-                )
+                parts.append(f"{opening}{number}{closing}")
         parts.append("</tr>")
     return mark_safe("".join(parts))  # every value above is escaped or a number

@@ -36,6 +36,7 @@ from results.selectors import (
     widest,
 )
 from web.access import org_view
+from web.forms import FastSelect
 from web.tables import heatmap_rows
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -108,39 +109,41 @@ def results_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "hr/results.html", context)
 
 
-def _collapsed(request: HttpRequest, rows, top_depth: int):
+class _Collapsed:
     """The tree order cut to what is open: the top level, and the children of every open
     department whose own row shows. `?open=` lists the open departments (`all`: everything);
-    without it, the top level is open. Returns the rows, a toggle (URL, open?) per department
-    that has children, and the `open` value of the page as it is."""
-    with_children = {d.parent_id for d, _cells in rows if d is not None and d.parent_id}
-    raw = request.GET.get("open")
-    if raw == "all":
-        opened = set(with_children)
-    elif raw is None:
-        opened = {d.pk for d, _cells in rows if d is not None and d.depth == top_depth}
-    else:
-        opened = {int(part) for part in raw.split(",") if part.isdigit()}
-    shown_rows, shown = [], set()
-    for department, cells in rows:
-        if (
-            department is None
-            or department.depth == top_depth
-            or (department.parent_id in opened and department.parent_id in shown)
-        ):
-            shown_rows.append((department, cells))
-            if department is not None:
+    without it, the top level is open. Called with the departments that have cells, it names
+    the rows to show, and keeps a toggle (URL, open?) per shown department with children."""
+
+    def __init__(self, request: HttpRequest):
+        self.request = request
+        self.raw = request.GET.get("open")
+        self.toggles: dict[int, tuple[str, bool]] = {}
+
+    def __call__(self, departments: list[Department]) -> set[int]:
+        top_depth = min((d.depth for d in departments), default=0)
+        with_children = {d.parent_id for d in departments if d.parent_id}
+        if self.raw == "all":
+            opened = set(with_children)
+        elif self.raw is None:
+            opened = {d.pk for d in departments if d.depth == top_depth}
+        else:
+            opened = {int(part) for part in self.raw.split(",") if part.isdigit()}
+        shown = set()
+        for department in departments:  # tree order: a parent before its children
+            if department.depth == top_depth or (
+                department.parent_id in opened and department.parent_id in shown
+            ):
                 shown.add(department.pk)
-    query = request.GET.copy()
-    toggles = {}
-    for department, _cells in shown_rows:
-        if department is None or department.pk not in with_children:
-            continue
-        is_open = department.pk in opened
-        after = (opened - {department.pk}) if is_open else (opened | {department.pk})
-        query["open"] = ",".join(str(pk) for pk in sorted(after & with_children)) or "none"
-        toggles[department.pk] = ("?" + query.urlencode(), is_open)
-    return shown_rows, toggles, raw or ""
+        query = self.request.GET.copy()
+        for department in departments:
+            if department.pk not in shown or department.pk not in with_children:
+                continue
+            is_open = department.pk in opened
+            after = (opened - {department.pk}) if is_open else (opened | {department.pk})
+            query["open"] = ",".join(str(pk) for pk in sorted(after & with_children)) or "none"
+            self.toggles[department.pk] = ("?" + query.urlencode(), is_open)
+        return shown
 
 
 @never_cache
@@ -156,9 +159,6 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
     sort = request.GET.get("sort", "tree")
     if sort not in SORTS and sort not in titles:
         sort = "tree"
-    matrix = heatmap(access=access, campaign=campaign)
-    _audit_view(request, campaign, "heatmap")
-    rows = matrix.rows
     subtree = None
     if department_id := request.GET.get("department", "").strip():
         subtree = (
@@ -166,10 +166,15 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
             if department_id.isdigit()
             else None
         )
-        if subtree is not None:
-            rows = [
-                (d, cells) for d, cells in rows if d is not None and d.path.startswith(subtree.path)
-            ]
+    # In tree order, the subtrees open and close: only the rows shown are read.
+    collapsed = _Collapsed(request) if sort == "tree" and subtree is None else None
+    matrix = heatmap(access=access, campaign=campaign, keep=collapsed)
+    _audit_view(request, campaign, "heatmap")
+    rows = matrix.rows
+    if subtree is not None:
+        rows = [
+            (d, cells) for d, cells in rows if d is not None and d.path.startswith(subtree.path)
+        ]
     if sort == "priority":
         # As departments_by_priority orders them: the worst band, then the average risk score
         # (departments without a published priority last), ties in tree order.
@@ -191,10 +196,14 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
 
         rows = sorted(rows, key=by_domain, reverse=True)
     top_depth = min((d.depth for d, _cells in rows if d is not None), default=0)
-    toggles, expanded = {}, ""
-    if sort == "tree" and subtree is None:
-        rows, toggles, expanded = _collapsed(request, rows, top_depth)
     departments = Department.objects.visible_to(access).filter(is_active=True).order_by("path")
+    department_select = FastSelect(
+        choices=[("", _("All"))]
+        + [
+            (pk, f"{'— ' * depth}{name}")
+            for pk, name, depth in departments.values_list("pk", "name", "depth")
+        ]
+    ).render("department", subtree.pk if subtree else "", attrs={"id": "department"})
     return render(
         request,
         "hr/heatmap.html",
@@ -212,14 +221,14 @@ def heatmap_page(request: HttpRequest, pk: int) -> HttpResponse:
                     "web:results_department",
                     kwargs={"org": request.organization.slug, "pk": pk, "department": 0},
                 ),
-                toggles=toggles,
+                toggles=collapsed.toggles if collapsed else {},
             ),
-            "expanded": expanded,
+            "expanded": (collapsed.raw or "") if collapsed else "",
             "has_rows": bool(rows),
             "value": value,
             "sort": sort,
             "subtree": subtree,
-            "departments": departments,
+            "department_select": department_select,
             "band_labels": band_labels(),
             "symbols": BAND_SYMBOLS,
             "nav": "campaigns",
