@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Access, Permission
@@ -60,10 +61,16 @@ def _verdict(after: DomainResult, direction: str) -> str:
     return Verdict.IMPROVED if (after.trend_diff < 0) == lower_is_better else Verdict.WORSE
 
 
-def follow_ups(*, organization_id: int, campaign_ids: Iterable[int]) -> dict[int, Campaign]:
-    """The follow-up of each campaign that has one: the latest closed campaign on the same
-    questionnaire that names it as its previous campaign and has current results."""
-    found: dict[int, Campaign] = {}
+def follow_ups(
+    *,
+    organization_id: int,
+    campaign_ids: Iterable[int],
+    visible: QuerySet[Campaign] | None = None,
+) -> dict[int, list[Campaign]]:
+    """The follow-ups of each campaign that has some, the latest first: closed campaigns on the
+    same questionnaire that name it as their previous campaign and have current results (only
+    those in `visible`, if given)."""
+    found: dict[int, list[Campaign]] = {}
     rows = (
         Campaign.objects.for_organization(organization_id)
         .filter(
@@ -72,17 +79,24 @@ def follow_ups(*, organization_id: int, campaign_ids: Iterable[int]) -> dict[int
             result_runs__is_current=True,
         )
         .select_related("previous_campaign")
-        .order_by("closed_at", "pk")
+        .order_by("-closed_at", "-pk")
     )
+    if visible is not None:
+        rows = rows.filter(pk__in=visible.values("pk"))
     for campaign in rows:
         if campaign.instrument_id == campaign.previous_campaign.instrument_id:
-            found[campaign.previous_campaign_id] = campaign  # the latest wins
+            found.setdefault(campaign.previous_campaign_id, []).append(campaign)
     return found
 
 
-def actions_effectiveness(*, access: Access, actions: Iterable[Action]) -> dict[int, Effectiveness]:
+def actions_effectiveness(
+    *, access: Access, actions: Iterable[Action], follow_up: Campaign | None = None
+) -> dict[int, Effectiveness]:
     """Before → after of each action (by action id), within what the access may see.
 
+    An action's follow-up is the latest follow-up of its campaign that the access may see and
+    that has a result for the action's department and domain (a later one that asked other
+    departments does not hide it); `follow_up` names one instead (a follow-up's own report).
     A fixed number of queries whatever the number of actions: the follow-ups, their runs, the
     cells of both sides and the domains' directions, each read once.
     """
@@ -91,11 +105,17 @@ def actions_effectiveness(*, access: Access, actions: Iterable[Action]) -> dict[
         return {}
     if not access.can(Permission.VIEW_RESULTS):
         return {action.pk: Effectiveness(Verdict.NOT_AVAILABLE) for action in actions}
-    later = follow_ups(
-        organization_id=access.organization_id,
-        campaign_ids={action.campaign_id for action in actions},
-    )
-    campaign_ids = {action.campaign_id for action in actions} | {c.pk for c in later.values()}
+    if follow_up is not None:
+        later = {follow_up.previous_campaign_id: [follow_up]}
+    else:
+        later = follow_ups(
+            organization_id=access.organization_id,
+            campaign_ids={action.campaign_id for action in actions},
+            visible=Campaign.objects.visible_to(access),
+        )
+    campaign_ids = {action.campaign_id for action in actions} | {
+        c.pk for candidates in later.values() for c in candidates
+    }
     runs = dict(
         ResultRun.objects.for_organization(access.organization_id)
         .filter(campaign_id__in=campaign_ids, is_current=True)
@@ -114,19 +134,22 @@ def actions_effectiveness(*, access: Access, actions: Iterable[Action]) -> dict[
     directions = {
         (instrument_id, code): direction
         for instrument_id, code, direction in InstrumentDomain.objects.filter(
-            instrument_id__in={c.instrument_id for c in later.values()},
+            instrument_id__in={c.instrument_id for cs in later.values() for c in cs},
             code__in={action.domain_code for action in actions},
         ).values_list("instrument_id", "code", "direction")
     }
     found: dict[int, Effectiveness] = {}
     for action in actions:
-        follow_up = later.get(action.campaign_id)
-        if follow_up is None:
+        key = (action.department_id, action.domain_code)
+        chosen = next(
+            (c for c in later.get(action.campaign_id, []) if (runs.get(c.pk), *key) in cells),
+            None,
+        )
+        if chosen is None:
             found[action.pk] = Effectiveness(Verdict.NO_FOLLOW_UP)
             continue
-        key = (action.department_id, action.domain_code)
         before = cells.get((runs.get(action.campaign_id), *key))
-        after = cells.get((runs.get(follow_up.pk), *key))
+        after = cells.get((runs.get(chosen.pk), *key))
         if (
             before is None
             or after is None
@@ -134,9 +157,9 @@ def actions_effectiveness(*, access: Access, actions: Iterable[Action]) -> dict[
             or after.suppressed
             or after.trend_diff is None
         ):
-            found[action.pk] = Effectiveness(Verdict.NOT_AVAILABLE, follow_up=follow_up)
+            found[action.pk] = Effectiveness(Verdict.NOT_AVAILABLE, follow_up=chosen)
             continue
-        direction = directions.get((follow_up.instrument_id, action.domain_code), "")
+        direction = directions.get((chosen.instrument_id, action.domain_code), "")
         verdict = _verdict(after, direction)
-        found[action.pk] = Effectiveness(verdict, follow_up=follow_up, before=before, after=after)
+        found[action.pk] = Effectiveness(verdict, follow_up=chosen, before=before, after=after)
     return found

@@ -303,7 +303,7 @@ def _effectiveness(campaign, access, department_ids, departments, by_code) -> di
     if previous is None:
         return None
     later = follow_ups(organization_id=campaign.organization_id, campaign_ids=[previous.pk])
-    if later.get(previous.pk) != campaign:
+    if campaign not in later.get(previous.pk, []):
         return None
     earlier = list(
         Action.objects.for_organization(campaign.organization_id)
@@ -312,7 +312,7 @@ def _effectiveness(campaign, access, department_ids, departments, by_code) -> di
     )
     if not earlier:
         return None
-    found = actions_effectiveness(access=access, actions=earlier)
+    found = actions_effectiveness(access=access, actions=earlier, follow_up=campaign)
     statuses = status_labels()
     rows = []
     for action in earlier:

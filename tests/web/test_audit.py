@@ -49,9 +49,29 @@ def test_each_auditable_action_writes_exactly_one_entry(client, admin, organizat
     heatmap = reverse("web:heatmap", kwargs={"org": org, "pk": campaign.pk})
     users = reverse("web:users", kwargs={"org": org})
     invite = {"email": "new.person@example.test", "role": "viewer"}
+    lighthouse = scored.departments["lighthouse"]
+    department = reverse(
+        "web:results_department",
+        kwargs={"org": org, "pk": campaign.pk, "department": lighthouse.pk},
+    )
+    area = reverse("web:results_domain", kwargs={"org": org, "pk": campaign.pk, "domain": "role"})
+    export = reverse("web:results_export", kwargs={"org": org, "pk": campaign.pk})
+    new_action = reverse("web:action_new", kwargs={"org": org})
+    plan = {
+        "campaign": campaign.pk,
+        "department": lighthouse.pk,
+        "domain_code": "demands",
+        "title": "Weekly load check",
+        "owner": "Team lead",
+        "status": "planned",
+    }
     steps = [
         (AuditAction.RESULTS_VIEWED, lambda: client.get(results)),
         (AuditAction.RESULTS_VIEWED, lambda: client.get(heatmap)),
+        (AuditAction.RESULTS_VIEWED, lambda: client.get(department)),
+        (AuditAction.RESULTS_VIEWED, lambda: client.get(area)),
+        (AuditAction.RESULTS_EXPORTED, lambda: client.get(export)),
+        (AuditAction.ACTION_CREATED, lambda: client.post(new_action, plan)),
         (AuditAction.USER_INVITED, lambda: client.post(users, invite)),
     ]
     for action, step in steps:
