@@ -126,6 +126,11 @@ bench-report: $(VENV)/.installed
 bench-pages: $(VENV)/.installed
 	$(PY) -m bench.pages
 
+# The committed OpenAPI description, regenerated after a change to the API (the tests compare).
+.PHONY: api-schema
+api-schema: $(VENV)/.installed
+	SECRET_KEY=schema-only $(PY) manage.py spectacular --file api/openapi.yaml --validate --fail-on-warn
+
 # The demo campaign's organisation report and one department pack as PNG pages, for a look
 # (needs `make demo` or `manage.py seed_demo` first). Written to report-pngs/.
 report-pngs: system-packages-test $(VENV)/.installed .env

@@ -291,6 +291,8 @@ class AuditAction(models.TextChoices):
     CAMPAIGN_CLOSED = "campaign_closed", _("Campaign closed")
     ACTION_CREATED = "action_created", _("Action created")
     ACTION_UPDATED = "action_updated", _("Action updated")
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
 
 
 class AuditEntry(TenantModel):
@@ -317,3 +319,56 @@ class AuditEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.subject}"
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do; accounts.permissions.SCOPE_PERMISSIONS turns each into
+    permissions of the role table."""
+
+    DIRECTORY_READ = "directory:read", _("Read departments and employees")
+    DIRECTORY_WRITE = "directory:write", _("Change departments and employees, run syncs")
+    CAMPAIGNS_READ = "campaigns:read", _("Read campaigns and participation")
+    CAMPAIGNS_WRITE = "campaigns:write", _("Create, launch, close and remind campaigns")
+    RESULTS_READ = "results:read", _("Read and export results and actions")
+    REPORTS_READ = "reports:read", _("Request and download PDF reports")
+    WEBHOOKS_MANAGE = "webhooks:manage", _("Manage webhook endpoints")
+
+
+class ApiKey(TenantModel):
+    """A key an HRIS or a script uses to call the REST API for one organisation, within its
+    scopes. Only a hash of the key is kept: it is shown once, when it is created."""
+
+    name = models.CharField(max_length=100)
+    # The first part of the key (after "plim_"): finds the row, and tells keys apart in lists.
+    prefix = models.CharField(max_length=12, unique=True, db_index=True)
+    # SHA-256 (hex) of the whole key. The key is 32 random bytes, so a fast hash is enough:
+    # there is nothing to guess that a slow hash would protect.
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)  # ApiScope values
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        """Neither revoked nor expired: the key still opens the API."""
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def status(self) -> str:
+        """One of "active", "expired" and "revoked", for lists."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired else "active"

@@ -20,7 +20,11 @@ from django.db.models import Q
 from django.http import Http404
 from django_otp import user_has_device
 
-from accounts.models import Department, Membership, Organization, Role
+from accounts.models import ApiKey, ApiScope, Department, Membership, Organization, Role
+
+# The organisation a signed-in person last worked in (the HR app sets it; the API's session
+# callers act in it).
+ORGANIZATION_SESSION_KEY = "plimsoll_organization"
 
 
 class Permission(enum.StrEnum):
@@ -35,6 +39,7 @@ class Permission(enum.StrEnum):
     REQUEST_REPORTS = "request_reports"  # ask for PDFs to be rendered
     VIEW_ACTIONS = "view_actions"
     MANAGE_ACTIONS = "manage_actions"  # create and update action plans
+    VIEW_DIRECTORY = "view_directory"  # read departments and employees (the API's directory)
     MANAGE_DIRECTORY = "manage_directory"  # departments, employees, imports and syncs
     MANAGE_USERS = "manage_users"  # invitations, roles and memberships
     MANAGE_API_KEYS = "manage_api_keys"
@@ -85,6 +90,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 
+# What each API key scope grants. A key acts for its whole organisation (there is no manager's
+# key); its scopes are the limit.
+SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    ApiScope.DIRECTORY_READ: frozenset({P.VIEW_DIRECTORY}),
+    ApiScope.DIRECTORY_WRITE: frozenset({P.VIEW_DIRECTORY, P.MANAGE_DIRECTORY}),
+    ApiScope.CAMPAIGNS_READ: frozenset({P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION}),
+    ApiScope.CAMPAIGNS_WRITE: frozenset(
+        {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION, P.MANAGE_CAMPAIGNS}
+    ),
+    ApiScope.RESULTS_READ: frozenset({P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS}),
+    ApiScope.REPORTS_READ: frozenset({P.VIEW_REPORTS, P.REQUEST_REPORTS}),
+    ApiScope.WEBHOOKS_MANAGE: frozenset({P.MANAGE_WEBHOOKS}),
+}
+
+# The role of an access that acts for an API key (its permissions come from its scopes).
+API_ROLE = "api"
+
+
 class NotVisible(Http404):
     """A row outside what the access reaches: another organisation's, or outside a manager's
     subtree. Interfaces answer 404, never 403, so nobody learns that it exists."""
@@ -92,20 +115,29 @@ class NotVisible(Http404):
 
 @dataclass(frozen=True)
 class Access:
-    """What one user (or, later, one API key) may do in one organisation."""
+    """What one user (or one API key) may do in one organisation."""
 
     organization_id: int | None
     role: str | None
     subtree_path: str | None = None  # managers: the path prefix of their department subtree
     user_id: int | None = None
+    # An API key's access: the permissions of its scopes, used instead of the role table.
+    granted: frozenset[Permission] | None = None
+    api_key_id: int | None = None
+    # Who acts, as the audit trail names them when there is no user ("API key <name>").
+    label: str = ""
 
     @property
     def permissions(self) -> frozenset[Permission]:
+        if self.granted is not None:
+            return self.granted
         return ROLE_PERMISSIONS.get(self.role, frozenset()) if self.role else frozenset()
 
     @property
     def is_member(self) -> bool:
-        return self.organization_id is not None and self.role in ROLE_PERMISSIONS
+        if self.organization_id is None:
+            return False
+        return self.granted is not None or self.role in ROLE_PERMISSIONS
 
     @property
     def whole_organization(self) -> bool:
@@ -120,6 +152,8 @@ class Access:
         if not self.is_member:
             raise NotVisible("Nothing here belongs to an organisation you can see.")
         if permission not in self.permissions:
+            if self.api_key_id is not None:
+                raise PermissionDenied(f"This API key's scopes do not allow: {permission.label}.")
             raise PermissionDenied(f"Your role ({self.role}) may not {permission.label}.")
 
     def require_organization(self, organization_id: int | None) -> None:
@@ -220,3 +254,20 @@ def access_for_organization(organization: Organization | int, role: str = Role.A
     """An access that sees the whole organisation in a role, for work done for it rather than
     for a person (a report rendered by a worker, a command run by an operator)."""
     return Access(organization_id=getattr(organization, "pk", organization), role=role)
+
+
+def access_for_api_key(key: ApiKey) -> Access:
+    """What an API key may do: the whole of its organisation, within the permissions of its
+    scopes. A revoked or expired key gets NO_ACCESS."""
+    if not key.is_active:
+        return NO_ACCESS
+    granted = frozenset().union(
+        *(SCOPE_PERMISSIONS.get(scope, frozenset()) for scope in key.scopes)
+    )
+    return Access(
+        organization_id=key.organization_id,
+        role=API_ROLE,
+        granted=granted,
+        api_key_id=key.pk,
+        label=f"API key {key.name}",
+    )

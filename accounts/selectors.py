@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.models import AuditEntry, Department, DirectoryImport, Employee, Membership
+from accounts.models import (
+    ApiKey,
+    AuditEntry,
+    Department,
+    DirectoryImport,
+    Employee,
+    Membership,
+)
 from accounts.permissions import Access, NotVisible, Permission
 
 
@@ -111,3 +118,43 @@ def audit_entries(*, access: Access) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.for_organization(access.organization_id).order_by(
         "-created_at", "-id"
     )
+
+
+def api_keys(*, access: Access) -> QuerySet[ApiKey]:
+    """The organisation's API keys, newest first, for those who manage them."""
+    access.require(Permission.MANAGE_API_KEYS)
+    return (
+        ApiKey.objects.for_organization(access.organization_id)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def api_key_for(*, access: Access, pk: int) -> ApiKey:
+    found = api_keys(access=access).filter(pk=pk).first()
+    if found is None:
+        raise NotVisible("No such API key here.")
+    return found
+
+
+def directory_departments(*, access: Access, active: bool | None = None) -> QuerySet[Department]:
+    """The organisation's departments for the directory API (sync and read), by HRIS id."""
+    access.require(Permission.VIEW_DIRECTORY)
+    rows = Department.objects.visible_to(access).select_related("parent")
+    if active is not None:
+        rows = rows.filter(is_active=active)
+    return rows
+
+
+def directory_employees(
+    *, access: Access, department: Department | None = None, active: bool | None = None
+) -> QuerySet[Employee]:
+    """The organisation's employees for the directory API, optionally of one department and
+    everything below it."""
+    access.require(Permission.VIEW_DIRECTORY)
+    rows = Employee.objects.visible_to(access).select_related("department")
+    if department is not None:
+        rows = rows.filter(department__path__startswith=department.path)
+    if active is not None:
+        rows = rows.filter(is_active=active)
+    return rows

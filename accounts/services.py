@@ -1,16 +1,24 @@
-"""Writes to organisations, departments, employees and memberships."""
+"""Writes to organisations, departments, employees, memberships and API keys."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import F, Max, Value
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q, Value
 from django.db.models.functions import Concat, Length, Substr
+from django.utils import timezone
 
 from accounts.models import (
+    ApiKey,
+    ApiScope,
     AuditAction,
     AuditEntry,
     Department,
@@ -351,16 +359,144 @@ def audit_record(
     action: str,
     subject: str = "",
     detail: dict | None = None,
+    actor_label: str = "",
 ) -> AuditEntry:
     """Write one audit entry in the caller's transaction (so it stands or falls with the
-    change it records). Callers pass names and labels, never answers, tokens or figures."""
+    change it records). Callers pass names and labels, never answers, tokens or figures.
+    Work done without a user names its actor in `actor_label` (an API key: Access.label)."""
     if action not in AuditAction.values:
         raise ValidationError({"action": f"Unknown audit action '{action}'."})
     return AuditEntry.objects.create(
         organization_id=getattr(organization, "pk", organization),
         actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=getattr(actor, "email", "") or "system",
+        actor_label=(getattr(actor, "email", "") or actor_label or "system")[:254],
         action=action,
         subject=subject[:300],
         detail=detail or {},
     )
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+API_KEY_MARK = "plim_"
+API_KEY_MAX_LIFETIME = dt.timedelta(days=731)  # two years, whatever the leap days
+# How stale `last_used_at` may get: one write a minute at most, however busy the key.
+API_KEY_USE_RESOLUTION = dt.timedelta(seconds=60)
+_NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
+
+
+def _api_key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _check_api_key(*, name: str, scopes, expires_at: dt.datetime) -> list[str]:
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "An API key needs a name, e.g. the system that uses it."
+    elif len(name) > _NAME_MAX_LENGTH:
+        errors["name"] = f"Keep the name to {_NAME_MAX_LENGTH} characters (it has {len(name)})."
+    chosen = [str(scope) for scope in scopes or []]
+    unknown = [scope for scope in chosen if scope not in ApiScope.values]
+    if not chosen:
+        errors["scopes"] = "Choose at least one scope: a key without one could do nothing."
+    elif unknown:
+        errors["scopes"] = (
+            f"Unknown scope '{unknown[0]}'; the scopes are {', '.join(ApiScope.values)}."
+        )
+    now = timezone.now()
+    if expires_at <= now:
+        errors["expires_at"] = "The expiry date must be in the future."
+    elif expires_at > now + API_KEY_MAX_LIFETIME:
+        errors["expires_at"] = "A key may last at most two years; choose an earlier expiry date."
+    if errors:
+        raise ValidationError(errors)
+    # Each scope once, in the order of ApiScope.
+    return [scope for scope in ApiScope.values if scope in chosen]
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    organization: Organization,
+    name: str,
+    scopes: list[str],
+    expires_at: dt.datetime | None = None,
+    created_by: User | None = None,
+) -> tuple[ApiKey, str]:
+    """Create an API key for the organisation and return it with its plaintext
+    (`plim_<prefix>.<secret>`): the one and only time the key exists outside its holder's
+    hands. Only its SHA-256 is stored."""
+    name = (name or "").strip()
+    if expires_at is None:
+        days = getattr(settings, "API_KEY_DEFAULT_DAYS", 365)
+        expires_at = timezone.now() + dt.timedelta(days=days)
+    scopes = _check_api_key(name=name, scopes=scopes, expires_at=expires_at)
+    for _attempt in range(5):
+        prefix = secrets.token_urlsafe(6)  # 8 characters
+        raw = f"{API_KEY_MARK}{prefix}.{secrets.token_urlsafe(32)}"
+        try:
+            # A savepoint: a prefix that is already taken (one chance in 2^48) tries again.
+            with transaction.atomic():
+                key = ApiKey.objects.create(
+                    organization=organization,
+                    name=name,
+                    prefix=prefix,
+                    key_hash=_api_key_hash(raw),
+                    scopes=scopes,
+                    expires_at=expires_at,
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            continue
+        break
+    else:  # pragma: no cover - five colliding random prefixes in a row
+        raise ValidationError({"name": "Could not make a unique key; try again."})
+    audit_record(
+        organization=organization,
+        actor=created_by,
+        action=AuditAction.API_KEY_CREATED,
+        subject=name,
+        detail={"scopes": scopes},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, revoked_by: User | None = None) -> ApiKey:
+    """Stop a key from opening the API, for good. Revoking a revoked key changes nothing."""
+    current = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if current.revoked_at is None:
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=current.organization_id,
+            actor=revoked_by,
+            action=AuditAction.API_KEY_REVOKED,
+            subject=current.name,
+        )
+    key.revoked_at = current.revoked_at
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The active key a request presents (`Authorization: Api-Key <key>`), or None for a key
+    that is malformed, unknown, wrong, revoked or expired. Notes when it was used, at most
+    once a minute, so a busy integration does not write a row per request."""
+    raw = (raw or "").strip()
+    if not raw.startswith(API_KEY_MARK):
+        return None
+    prefix, dot, secret = raw.removeprefix(API_KEY_MARK).partition(".")
+    if not prefix or not dot or not secret or len(prefix) > 12:
+        return None
+    key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+    if key is None:
+        return None
+    if not hmac.compare_digest(_api_key_hash(raw), key.key_hash):
+        return None
+    if not key.is_active:
+        return None
+    now = timezone.now()
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_USE_RESOLUTION)
+    if ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
+        key.last_used_at = now
+    return key

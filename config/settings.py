@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "django_htmx",
     "django_otp",
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "reports",
     "backoffice",
     "web",
+    "api",
     "demo",
 ]
 
@@ -205,7 +208,35 @@ CONTENT_SECURITY_POLICY = {
 }
 
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env.str("API_THROTTLE_RATE", default="600/minute")},
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_handler",
+}
+# API keys expire after this many days unless the admin sets another date.
+API_KEY_DEFAULT_DAYS = env.int("API_KEY_DEFAULT_DAYS", default=365)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Plimsoll API",
+    "DESCRIPTION": (
+        "The organisation's directory for HRIS integration, keyed by HRIS ids. Authenticate "
+        "with `Authorization: Api-Key <key>` (keys are made by an organisation's admin in the "
+        "HR app, with scopes), or use it signed in to the HR app with your role's rights. "
+        "Lists are cursor-paginated (100 a page, `page_size` up to 500). Errors are problem "
+        "details (RFC 9457) with each invalid field's path."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Celery. No broker configured means the embedded default: tasks run eagerly in-process.

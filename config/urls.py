@@ -12,5 +12,6 @@ urlpatterns = [
     path("s/", include("assessments.urls")),
     path("reports/", include("reports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("api.urls")),
     path("", include("web.urls")),
 ]

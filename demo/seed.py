@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Department, Employee, Membership, Organization, Role, User
-from accounts.services import department_create, membership_grant
+from accounts.models import (
+    ApiScope,
+    Department,
+    Employee,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
+from accounts.services import api_key_create, department_create, membership_grant
 from assessments.answers import encode_answers
 from assessments.emails import survey_link
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
@@ -233,6 +241,7 @@ class DemoSummary:
     responses: int
     sample_links: list[str]
     reports: list = field(default_factory=list)
+    api_key: str = ""  # a read-only key for trying the API, shown once
 
 
 Progress = Callable[[str], None]
@@ -323,6 +332,12 @@ def demo_seed(
             raise RuntimeError(f"Scoring the demo campaign failed: {run.error}")
     progress("Recording action plans")
     _add_actions(organization, instrument, baseline, closed, today)
+    _key, api_key = api_key_create(
+        organization=organization,
+        name="Demo HRIS (read only)",
+        scopes=[ApiScope.DIRECTORY_READ, ApiScope.CAMPAIGNS_READ, ApiScope.RESULTS_READ,
+                ApiScope.REPORTS_READ],
+    )  # fmt: skip
     demo_reports = []
     if reports:
         warehouse = Department.objects.for_organization(organization).get(name="Warehouse North")
@@ -338,6 +353,7 @@ def demo_seed(
         closed_campaign=closed,
         open_campaign=opened,
         baseline_campaign=baseline,
+        api_key=api_key,
         responses=Response.objects.for_organization(organization).count(),
         sample_links=sample_links,
         reports=demo_reports,

@@ -243,3 +243,17 @@ def test_the_demo_shows_actions_and_what_they_changed(core_instrument):
     assert verdicts["Field Sales"] == Verdict.IMPROVED
     assert verdicts["Customer Service"] == Verdict.UNCHANGED
     assert Action.objects.filter(campaign__organization=org).exclude(campaign=baseline).exists()
+
+
+def test_the_printed_api_key_reads_the_demo_directory(core_instrument):
+    import re
+
+    from rest_framework.test import APIClient
+
+    output = _seed(1)
+    key = re.search(r"read-only scopes\): (\S+)", output).group(1)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    response = client.get("/api/v1/directory/departments")
+    assert response.status_code == 200 and response.json()["results"]
+    assert "/api/v1/docs/" in output

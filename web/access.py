@@ -21,10 +21,15 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department, Organization, Role
-from accounts.permissions import Access, Permission, access_and_second_factor
+from accounts.permissions import (
+    ORGANIZATION_SESSION_KEY,
+    Access,
+    Permission,
+    access_and_second_factor,
+)
 
 # The organisation last worked in, so "/" can go straight back to it.
-SESSION_KEY = "plimsoll_organization"
+SESSION_KEY = ORGANIZATION_SESSION_KEY
 
 ROLE_LABELS = {
     Role.ADMIN: _("HR admin"),
@@ -49,6 +54,7 @@ NAV = [
     ("actions", _("Actions"), "web:actions", Permission.VIEW_ACTIONS),
     ("people", _("People and departments"), "web:departments", Permission.MANAGE_DIRECTORY),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
+    ("api_keys", _("API keys"), "web:api_keys", Permission.MANAGE_API_KEYS),
     ("audit", _("Audit trail"), "web:audit", Permission.VIEW_AUDIT),
 ]
 

@@ -3,15 +3,18 @@ put next to the field they name (`add_service_errors`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Department, Role
+from accounts.models import ApiScope, Department, Role
 from assessments.models import Campaign, Instrument, InstrumentDomain
 from reports.models import ActionStatus
 from web.access import ROLE_LABELS
@@ -416,3 +419,36 @@ class ActionFilterForm(forms.Form):
         self.fields["campaign"].queryset = campaigns
         self.fields["department"].queryset = departments
         self.fields["domain"].choices = [("", _("Any")), *_domain_choices(campaigns)]
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: what it is for, what it may do, until when."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Which system or script uses it, e.g. “HRIS sync”. Shown in the audit trail."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Give the key only what its system needs. It acts for the whole organisation."),
+    )
+    expires_at = forms.DateField(
+        label=_("Expires on"),
+        widget=DateInput(),
+        help_text=_("At most two years ahead. The key stops working at the end of that day."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [
+            (scope.value, f"{scope.value} — {scope.label}") for scope in ApiScope
+        ]
+        days = getattr(settings, "API_KEY_DEFAULT_DAYS", 365)
+        self.fields["expires_at"].initial = timezone.localdate() + dt.timedelta(days=days)
+
+    def expires_at_datetime(self) -> dt.datetime:
+        """The chosen day's end, in the organisation's time zone."""
+        day = self.cleaned_data["expires_at"]
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(23, 59, 59)))

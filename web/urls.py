@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from web.views import (
     actions,
+    api_keys,
     audit,
     auth,
     campaigns,
@@ -36,6 +37,8 @@ organization_urls = [
     path("security/save/", two_factor.security_save, name="security_save"),
     path("users/<int:pk>/", users.member_page, name="member"),
     path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),
+    path("api-keys/", api_keys.api_keys_page, name="api_keys"),
+    path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("campaigns/", campaigns.campaigns_page, name="campaigns"),
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", campaigns.campaign_page, name="campaign"),

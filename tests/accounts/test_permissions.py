@@ -105,6 +105,7 @@ EXPECTED_PERMISSIONS: dict[Permission, tuple[bool, bool, bool, bool, bool]] = {
     P.REQUEST_REPORTS:     (Y,    Y,      Y,      N,      N),
     P.VIEW_ACTIONS:        (Y,    Y,      Y,      Y,      Y),
     P.MANAGE_ACTIONS:      (Y,    Y,      Y,      N,      N),
+    P.VIEW_DIRECTORY:      (Y,    N,      N,      N,      N),
     P.MANAGE_DIRECTORY:    (Y,    N,      N,      N,      N),
     P.MANAGE_USERS:        (Y,    N,      N,      N,      N),
     P.MANAGE_API_KEYS:     (Y,    N,      N,      N,      N),

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from accounts.directory import directory_import_preview, directory_template_csv
 from accounts.models import (
+    ApiKey,
     Department,
     DirectoryImport,
     Employee,
@@ -48,7 +49,7 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import access_for
-from accounts.services import department_create, user_invite
+from accounts.services import api_key_create, department_create, user_invite
 from assessments.models import Campaign, DeliveryStatus, Invitation
 from assessments.selectors import campaign_participation_counts
 from assessments.services import campaign_launch, invitations_send_pending, response_submit
@@ -202,7 +203,13 @@ def world(core_instrument, settings):
         other_import=preview(other),
         action=action,
         other_action=other_action,
+        api_key=_api_key(org, "Harbourside sync"),
+        other_api_key=_api_key(other, "Tidewater sync"),
     )
+
+
+def _api_key(organization, name):
+    return api_key_create(organization=organization, name=name, scopes=["results:read"])[0]
 
 
 def _objects(world, *, foreign: bool) -> dict[str, object]:
@@ -214,6 +221,7 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
             "campaign": world.other_campaign,
             "instrument": world.instrument,
             "action": world.other_action,
+            "api_key": world.other_api_key,
         }
     return {
         "department": world.quay,
@@ -222,6 +230,7 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
         "campaign": world.campaign,
         "instrument": world.instrument,
         "action": world.action,
+        "api_key": world.api_key,
     }
 
 
@@ -254,6 +263,7 @@ PK_KIND = {
     "reports": "campaign",
     "reports_status": "campaign",
     "action_edit": "action",
+    "api_key_revoke": "api_key",
 }
 
 # Further URL arguments of a page, by the kind of object they name ("=": the value itself).
@@ -270,6 +280,7 @@ PREFIX_KIND = {
     "users/": "member",
     "instruments/": "instrument",
     "actions/": "action",
+    "api-keys/": "api_key",
 }
 
 
@@ -328,6 +339,9 @@ def _snapshot_other_tenant(world):
         "second_factor": Organization.objects.get(pk=world.other.pk).require_second_factor,
         "action": Action.objects.filter(pk=world.other_action.pk)
         .values_list("title", "owner", "status", "due_date")
+        .get(),
+        "api_key": ApiKey.objects.filter(pk=world.other_api_key.pk)
+        .values_list("name", "revoked_at", "scopes", "expires_at")
         .get(),
     }
 
@@ -1024,6 +1038,7 @@ def _state(world):
         ),
         "second_factor": sorted(Organization.objects.values_list("pk", "require_second_factor")),
         "employees": sorted(Employee.objects.values_list("pk", "email", "is_active")),
+        "api_keys": sorted(ApiKey.objects.values_list("pk", "revoked_at")),
     }
 
 
@@ -1048,6 +1063,15 @@ def _posts(world):
         (_org_url("member", org, pk=world.member.pk), {"role": "admin"}),
         (_org_url("member_remove", org, pk=world.member.pk), {}),
         (_org_url("security_save", org), {"require_second_factor": "1"}),
+        (
+            _org_url("api_keys", org),
+            {
+                "name": "Forged",
+                "scopes": ["results:read"],
+                "expires_at": (timezone.localdate() + dt.timedelta(days=300)).isoformat(),
+            },
+        ),
+        (_org_url("api_key_revoke", org, pk=world.api_key.pk), {}),
         (
             _org_url("campaign_new", org),
             {
@@ -1130,6 +1154,7 @@ def test_state_changing_views_refuse_get_or_change_nothing_on_it(
         "import_discard",
         "member_remove",
         "security_save",
+        "api_key_revoke",
         "campaign_remind",
         "retry_failed",
     }
@@ -1160,6 +1185,7 @@ NO_STORE_PAGES = [
     ("departments", None),
     ("department", "department"),
     ("users", None),
+    ("api_keys", None),
     ("member", "member"),
     ("import", None),
     ("import_preview", "import"),

@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
 from accounts.directory import directory_import_preview, directory_template_csv
-from accounts.services import department_create
+from accounts.services import api_key_create, department_create
 from reports.services import action_create
 from tests.assessments.survey_fixtures import open_campaign
 from tests.factories import (
@@ -113,6 +113,26 @@ TABLE = [
         target="member",
     ),
     Line("member", everyone(404, analyst=403, manager=403, viewer=403), target="foreign_member"),
+    Line("api_keys", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    # An empty POST comes back with the form's errors.
+    Line(
+        "api_keys",
+        everyone(400, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="none",
+    ),
+    Line(
+        "api_key_revoke",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="api_key",
+    ),
+    Line(
+        "api_key_revoke",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="foreign_api_key",
+    ),
     Line("campaigns", everyone(200), target="none"),
     Line("campaign_new", everyone(200, manager=403, viewer=403), target="none"),
     Line("campaign", everyone(200)),
@@ -269,6 +289,12 @@ def world(core_instrument):
                 mode="delta",
             ),
             "foreign_department": department_create(organization=elsewhere, name="Docks"),
+            "api_key": api_key_create(
+                organization=organization, name="Harbourside sync", scopes=["results:read"]
+            )[0],
+            "foreign_api_key": api_key_create(
+                organization=elsewhere, name="Tidewater sync", scopes=["results:read"]
+            )[0],
             "action": action_create(
                 campaign=campaign,
                 department=warehouse,

@@ -78,6 +78,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  Employee representative (results and audit trail): {REPRESENTATIVE_EMAIL}"
         )
+        if summary.api_key:
+            self.stdout.write(f"API key for trying the API (read-only scopes): {summary.api_key}")
+            self.stdout.write(
+                f'  curl -H "Authorization: Api-Key {summary.api_key}" '
+                f"{settings.SITE_URL}/api/v1/directory/departments"
+            )
+            self.stdout.write(f"  API docs: {settings.SITE_URL}/api/v1/docs/")
         if summary.reports:
             self.stdout.write("PDF reports of the closed campaign (sign in as the HR admin first):")
             for report in summary.reports:

@@ -1,0 +1,25 @@
+"""The REST API, version 1: `/api/v1/`."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from api.views import directory
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("directory/departments", directory.DepartmentList.as_view(), name="departments"),
+    path(
+        "directory/departments/<str:external_id>",
+        directory.DepartmentDetail.as_view(),
+        name="department",
+    ),
+    path("directory/employees", directory.EmployeeList.as_view(), name="employees"),
+    path(
+        "directory/employees/<str:external_id>",
+        directory.EmployeeDetail.as_view(),
+        name="employee",
+    ),
+]

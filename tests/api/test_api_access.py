@@ -1,0 +1,173 @@
+"""Every API endpoint, every scope, a key of another organisation, no key, a revoked and an
+expired key, and the signed-in roles, from one table: a new endpoint without a line fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, ApiScope
+from accounts.services import api_key_create, api_key_revoke, department_create
+from api import urls as api_urls
+from tests.factories import EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"schema", "docs"}  # the description of the API, no data
+ROLES = ("admin", "analyst", "manager", "viewer", "representative")
+
+
+READ_DIRECTORY = (ApiScope.DIRECTORY_READ, ApiScope.DIRECTORY_WRITE)  # writing implies reading
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    scopes: tuple[str, ...]  # the scopes that open it; every other scope gets 403
+    kwargs: dict = field(default_factory=dict)
+    roles: tuple[str, ...] = ("admin",)  # signed-in roles allowed (the others get 403)
+    detail: bool = False  # names one object: another organisation's key gets 404
+
+
+TABLE = [
+    Line("departments", READ_DIRECTORY),
+    Line("department", READ_DIRECTORY, {"external_id": "D-OPS"}, detail=True),
+    Line("employees", READ_DIRECTORY),
+    Line("employee", READ_DIRECTORY, {"external_id": "E-1"}, detail=True),
+]
+
+
+def test_every_api_url_has_a_line():
+    names = {p.name for p in api_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names - PUBLIC == {line.name for line in TABLE}
+
+
+@pytest.fixture
+def world():
+    organization = OrganizationFactory(name="Harbourside", slug="harbourside")
+    ops = department_create(organization=organization, name="Operations")
+    ops.external_id = "D-OPS"
+    ops.save(update_fields=["external_id"])
+    EmployeeFactory(organization=organization, department=ops, external_id="E-1")
+    other = OrganizationFactory(name="Tidewater", slug="tidewater")
+    docks = department_create(organization=other, name="Docks")
+    docks.external_id = "D-DOCKS"
+    docks.save(update_fields=["external_id"])
+    EmployeeFactory(organization=other, department=docks, external_id="T-1")
+    every = list(ApiScope.values)
+    keys = {
+        scope: api_key_create(organization=organization, name=f"only {scope}", scopes=[scope])[1]
+        for scope in every
+    }
+    keys["other"] = api_key_create(organization=other, name="theirs", scopes=every)[1]
+    revoked, keys["revoked"] = api_key_create(
+        organization=organization, name="revoked", scopes=every
+    )
+    api_key_revoke(key=revoked)
+    expired, keys["expired"] = api_key_create(organization=organization, name="old", scopes=every)
+    type(expired).objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    users = {}
+    for role in ROLES:
+        users[role] = UserFactory()
+        MembershipFactory(
+            user=users[role],
+            organization=organization,
+            role=role,
+            scope_department=ops if role == "manager" else None,
+        )
+    return {"keys": keys, "users": users, "organization": organization, "ops": ops}
+
+
+def _get(line: Line, *, key: str | None = None, user=None):
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    if user:
+        client.force_login(user)
+    return client.get(reverse(f"api:{line.name}", kwargs=line.kwargs))
+
+
+@pytest.mark.parametrize("line", TABLE, ids=lambda line: line.name)
+def test_each_key_and_role_gets_what_the_table_says(world, line):
+    keys = world["keys"]
+    response = _get(line)
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/unauthenticated")
+    for scope in ApiScope.values:
+        response = _get(line, key=keys[scope])
+        expected = 200 if scope in line.scopes else 403
+        assert response.status_code == expected, (scope, response.content)
+        if expected == 403:
+            assert all(s in response.json()["detail"] for s in line.scopes)
+    for name in ("revoked", "expired"):
+        assert _get(line, key=keys[name]).status_code == 401, name
+    assert _get(line, key="plim_nothing.at-all").status_code == 401
+    theirs = _get(line, key=keys["other"])
+    if line.detail:
+        assert theirs.status_code == 404
+        assert theirs.json()["type"].endswith("/not-found")
+    else:
+        assert theirs.status_code == 200
+        assert "Harbourside" not in theirs.content.decode()
+        assert "D-OPS" not in theirs.content.decode() and "E-1" not in theirs.content.decode()
+    for role, user in world["users"].items():
+        response = _get(line, user=user)
+        assert response.status_code == (200 if role in line.roles else 403), role
+
+
+def test_lists_are_cursor_paginated_and_filtered(world):
+    organization, ops = world["organization"], world["ops"]
+    for n in range(2, 5):
+        EmployeeFactory(organization=organization, department=ops, external_id=f"E-{n}")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world['keys'][ApiScope.DIRECTORY_READ]}")
+    departments = client.get(reverse("api:departments")).json()["results"]
+    assert [d["external_id"] for d in departments] == ["D-OPS"]
+    seen, url, params = [], reverse("api:employees"), {"page_size": 3}
+    while url:
+        page = client.get(url, params).json()
+        assert len(page["results"]) <= 3
+        seen += [e["external_id"] for e in page["results"]]
+        url, params = page["next"], None
+    assert sorted(seen) == ["E-1", "E-2", "E-3", "E-4"]
+    capped = client.get(reverse("api:employees"), {"page_size": 100000}).json()
+    assert len(capped["results"]) == 4  # at most 500 a page, whatever is asked
+    bad = client.get(reverse("api:employees"), {"active": "perhaps"})
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == [
+        {"field": "active", "detail": "'perhaps' is not true or false."}
+    ]
+    unknown = client.get(reverse("api:employees"), {"department": "D-NONE"})
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "department"
+    mine = client.get(reverse("api:employees"), {"department": "D-OPS", "active": "true"})
+    assert len(mine.json()["results"]) == 4
+
+
+def test_each_key_is_throttled_on_its_own(world):
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    from api.throttling import PerKeyThrottle
+
+    keys = [world["keys"][ApiScope.DIRECTORY_READ], world["keys"][ApiScope.DIRECTORY_WRITE]]
+    # Earlier tests may have spent the budgets of keys with the same ids this minute.
+    cache.delete_many(
+        [f"throttle_api_key-{pk}" for pk in ApiKey.objects.values_list("pk", flat=True)]
+    )
+    line = TABLE[0]
+    with mock.patch.object(PerKeyThrottle, "THROTTLE_RATES", {"api": "2/minute"}):
+        assert [_get(line, key=keys[0]).status_code for _ in range(2)] == [200, 200]
+        refused = _get(line, key=keys[0])
+        assert refused.status_code == 429
+        assert int(refused["Retry-After"]) > 0
+        assert refused.json()["type"].endswith("/throttled")
+        assert _get(line, key=keys[1]).status_code == 200  # another key has its own budget
