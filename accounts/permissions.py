@@ -99,8 +99,11 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ApiScope.CAMPAIGNS_WRITE: frozenset(
         {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION, P.MANAGE_CAMPAIGNS}
     ),
-    ApiScope.RESULTS_READ: frozenset({P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS}),
-    ApiScope.REPORTS_READ: frozenset({P.VIEW_REPORTS, P.REQUEST_REPORTS}),
+    # Results and reports belong to campaigns: a key that reads them may list the campaigns.
+    ApiScope.RESULTS_READ: frozenset(
+        {P.VIEW_CAMPAIGNS, P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS}
+    ),
+    ApiScope.REPORTS_READ: frozenset({P.VIEW_CAMPAIGNS, P.VIEW_REPORTS, P.REQUEST_REPORTS}),
     ApiScope.WEBHOOKS_MANAGE: frozenset({P.MANAGE_WEBHOOKS}),
 }
 

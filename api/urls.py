@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api.views import directory
+from api.views import campaigns, directory
 
 app_name = "api"
 
@@ -22,4 +22,12 @@ urlpatterns = [
         directory.EmployeeDetail.as_view(),
         name="employee",
     ),
+    path("campaigns", campaigns.CampaignList.as_view(), name="campaigns"),
+    path("campaigns/<int:pk>", campaigns.CampaignDetail.as_view(), name="campaign"),
+    path(
+        "campaigns/<int:pk>/participation",
+        campaigns.Participation.as_view(),
+        name="participation",
+    ),
+    path("campaigns/<int:pk>/results", campaigns.Results.as_view(), name="results"),
 ]

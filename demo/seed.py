@@ -273,51 +273,27 @@ def demo_seed(
         employees = _add_employees(organization, units, rng)
         _add_logins(organization, units)
         today = timezone.localdate()
+
+        def run(days_ago: int, **options) -> Campaign:
+            return _run_campaign(
+                organization=organization,
+                instrument=instrument,
+                name=_campaign_name(today - dt.timedelta(days=days_ago)),
+                opens=today - dt.timedelta(days=days_ago),
+                days_open=21,
+                units=units,
+                employees=employees,
+                rng=rng,
+                progress=progress,
+                **options,
+            )
+
         progress("Simulating last year's baseline campaign")
-        baseline = _run_campaign(
-            organization=organization,
-            instrument=instrument,
-            name=_campaign_name(today - dt.timedelta(days=565)),
-            opens=today - dt.timedelta(days=565),
-            days_open=21,
-            units=units,
-            employees=employees,
-            rng=rng,
-            share_of_rate=1.0,
-            close=True,
-            progress=progress,
-            shift=BASELINE_SHIFT,
-        )
+        baseline = run(565, share_of_rate=1.0, close=True, shift=BASELINE_SHIFT)
         progress("Simulating the closed spring campaign")
-        closed = _run_campaign(
-            organization=organization,
-            instrument=instrument,
-            name=_campaign_name(today - dt.timedelta(days=200)),
-            opens=today - dt.timedelta(days=200),
-            days_open=21,
-            units=units,
-            employees=employees,
-            rng=rng,
-            share_of_rate=1.0,
-            close=True,
-            progress=progress,
-            previous=baseline,
-        )
+        closed = run(200, share_of_rate=1.0, close=True, previous=baseline)
         progress("Simulating the open autumn campaign (answers so far)")
-        opened = _run_campaign(
-            organization=organization,
-            instrument=instrument,
-            name=_campaign_name(today - dt.timedelta(days=6)),
-            opens=today - dt.timedelta(days=6),
-            days_open=21,
-            units=units,
-            employees=employees,
-            rng=rng,
-            share_of_rate=0.45,
-            close=False,
-            previous=closed,
-            progress=progress,
-        )
+        opened = run(6, share_of_rate=0.45, close=False, previous=closed)
         # A few personal links into the open campaign, so a person can try the survey. Tokens
         # exist only for emails that were sent; these stand in for three such emails.
         waiting = Invitation.objects.filter(campaign=opened, completed_on__isnull=True)

@@ -187,8 +187,9 @@ def test_the_scope_table_says_what_the_issue_says():
         "directory:write": {P.VIEW_DIRECTORY, P.MANAGE_DIRECTORY},
         "campaigns:read": {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION},
         "campaigns:write": {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION, P.MANAGE_CAMPAIGNS},
-        "results:read": {P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS},
-        "reports:read": {P.VIEW_REPORTS, P.REQUEST_REPORTS},
+        # Results and reports belong to campaigns: reading them lists the campaigns too.
+        "results:read": {P.VIEW_CAMPAIGNS, P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS},
+        "reports:read": {P.VIEW_CAMPAIGNS, P.VIEW_REPORTS, P.REQUEST_REPORTS},
         "webhooks:manage": {P.MANAGE_WEBHOOKS},
     }
     # Nothing a key can do that an admin could not: no user, role or API key management.

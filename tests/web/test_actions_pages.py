@@ -11,13 +11,13 @@ from django.urls import reverse
 from accounts.models import AuditAction, AuditEntry
 from reports.models import Action, ActionStatus
 from reports.recommendations import ACTION_BANDS, recommendations
-from tests.factories import MembershipFactory, UserFactory
 from tests.reports.report_fixtures import (
     OUTSIDE_ACTION,
     OVERDUE_ACTION,
     PLANNED_ACTION,
     build_scored_campaign,
 )
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,7 @@ def scored(core_instrument):
 
 
 def _login(client, scored, role, scope=None):
-    user = UserFactory()
-    MembershipFactory(
-        user=user, organization=scored.organization, role=role, scope_department=scope
-    )
-    client.force_login(user)
-    return user
+    return sign_in_as(client, scored.organization, role, scope)
 
 
 def _url(scored, name, **kwargs):

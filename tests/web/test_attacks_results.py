@@ -37,6 +37,7 @@ from tests.reports.report_fixtures import (
     build_scored_campaign,
     shadow_figures,
 )
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -47,12 +48,7 @@ def scored(core_instrument):
 
 
 def _login(client, scored, role, scope=None):
-    user = UserFactory()
-    MembershipFactory(
-        user=user, organization=scored.organization, role=role, scope_department=scope
-    )
-    client.force_login(user)
-    return user
+    return sign_in_as(client, scored.organization, role, scope)
 
 
 def _url(scored, name, **kwargs):

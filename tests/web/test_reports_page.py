@@ -11,8 +11,8 @@ from reports import rendering
 from reports.models import Report, ReportStatus
 from reports.services import report_render, report_request
 from tests.assessments.survey_fixtures import open_campaign
-from tests.factories import MembershipFactory, UserFactory
 from tests.reports.report_fixtures import build_scored_campaign
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,7 @@ def scored(core_instrument, organization):
 
 
 def _client_as(client, scored, role, scope=None):
-    user = UserFactory(full_name=f"Pat {role.title()}")
-    MembershipFactory(
-        user=user, organization=scored.organization, role=role, scope_department=scope
-    )
-    client.force_login(user)
-    return user
+    return sign_in_as(client, scored.organization, role, scope, full_name=f"Pat {role.title()}")
 
 
 def _url(scored, name="reports", campaign=None):

@@ -19,8 +19,8 @@ from demo.seed import demo_seed
 from results.models import DomainResult
 from results.scoring import OVERALL, RESPONDENTS
 from results.selectors import current_run
-from tests.factories import MembershipFactory, UserFactory
 from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign, shadow_figures
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +31,7 @@ def scored(core_instrument, organization):
 
 
 def _client_as(client, organization, role, scope=None):
-    user = UserFactory()
-    MembershipFactory(user=user, organization=organization, role=role, scope_department=scope)
-    client.force_login(user)
-    return user
+    return sign_in_as(client, organization, role, scope)
 
 
 def _department_url(organization, campaign, department) -> str:

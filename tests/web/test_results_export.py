@@ -19,6 +19,7 @@ from results.models import DomainResult
 from results.selectors import current_run
 from tests.factories import MembershipFactory, UserFactory
 from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign, shadow_figures
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +34,7 @@ def scored(core_instrument, organization):
 
 
 def _client_as(client, organization, role, scope=None):
-    user = UserFactory()
-    MembershipFactory(user=user, organization=organization, role=role, scope_department=scope)
-    client.force_login(user)
-    return user
+    return sign_in_as(client, organization, role, scope)
 
 
 def _url(organization, campaign) -> str:

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from accounts.permissions import access_for
 from results.selectors import heatmap
-from tests.factories import MembershipFactory, UserFactory
 from tests.reports.report_fixtures import SUPPRESSED, build_scored_campaign
+from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,7 @@ def scored(core_instrument, organization):
 
 
 def _client_as(client, scored, role, scope=None):
-    user = UserFactory()
-    MembershipFactory(
-        user=user, organization=scored.organization, role=role, scope_department=scope
-    )
-    client.force_login(user)
-    return user
+    return sign_in_as(client, scored.organization, role, scope)
 
 
 def _url(scored, name, **params):
