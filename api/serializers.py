@@ -96,3 +96,19 @@ class CellSerializer(serializers.Serializer):
         if instance.suppressed:  # stored without figures; never let one through regardless
             data.update(dict.fromkeys(self.FIGURES))
         return data
+
+
+class ReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.SerializerMethodField(help_text="`organisation` or `department`.")
+    department_external_id = serializers.CharField(
+        source="department.external_id", allow_null=True, default=None
+    )
+    department = serializers.CharField(source="department.name", allow_null=True, default=None)
+    language = serializers.CharField()
+    status = serializers.CharField(help_text="queued, running, done or failed.")
+    error = serializers.CharField(allow_blank=True, help_text="Why it failed, if it did.")
+    created_at = serializers.DateTimeField()
+
+    def get_kind(self, report) -> str:
+        return "department" if report.department_id else "organisation"

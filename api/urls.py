@@ -30,4 +30,15 @@ urlpatterns = [
         name="participation",
     ),
     path("campaigns/<int:pk>/results", campaigns.Results.as_view(), name="results"),
+    path(
+        "campaigns/<int:pk>/results.xlsx",
+        campaigns.ResultsExport.as_view(),
+        name="results_export",
+    ),
+    path("campaigns/<int:pk>/reports", campaigns.Reports.as_view(), name="reports"),
+    path(
+        "reports/<int:report>/download",
+        campaigns.ReportDownload.as_view(),
+        name="report_download",
+    ),
 ]

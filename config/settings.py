@@ -225,8 +225,8 @@ API_KEY_DEFAULT_DAYS = env.int("API_KEY_DEFAULT_DAYS", default=365)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Plimsoll API",
     "DESCRIPTION": (
-        "The organisation's directory (keyed by HRIS ids), campaigns, participation and "
-        "results, for HRIS integration. Authenticate "
+        "The organisation's directory (keyed by HRIS ids), campaigns, participation, results "
+        "and reports, for HRIS integration. Authenticate "
         "with `Authorization: Api-Key <key>` (keys are made by an organisation's admin in the "
         "HR app, with scopes), or use it signed in to the HR app with your role's rights. "
         "Lists are cursor-paginated (100 a page, `page_size` up to 500). Errors are problem "

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.http import FileResponse, HttpResponse
+from django.utils.cache import add_never_cache_headers
+from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
 
@@ -12,10 +17,50 @@ from accounts.permissions import NotVisible, Permission
 from accounts.services import audit_record
 from api.access import HasPermission, api_access
 from api.problems import problems
-from api.serializers import CampaignSerializer, CellSerializer, ParticipationSerializer
-from assessments.models import CampaignStatus
+from api.serializers import (
+    CampaignSerializer,
+    CellSerializer,
+    ParticipationSerializer,
+    ReportSerializer,
+)
+from assessments.models import Campaign, CampaignStatus
 from assessments.selectors import campaign_for, campaigns
+from reports.exports import campaign_cells_xlsx
+from reports.selectors import report_for_download, reports
 from results.selectors import campaign_results, participation
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class NoStore:
+    """Results, exports and downloads: never kept by a browser or a shared cache."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
+def _closed(view) -> Campaign:
+    campaign = view.campaign()
+    if campaign.status != CampaignStatus.CLOSED:
+        raise NotVisible("Results exist only for a closed campaign.")
+    return campaign
+
+
+def _audit(request, campaign_or_subject, action: str, detail: dict | None = None) -> None:
+    access = api_access(request)
+    subject = campaign_or_subject
+    if isinstance(campaign_or_subject, Campaign):
+        subject = f"campaign {campaign_or_subject.pk}: {campaign_or_subject.name}"
+    audit_record(
+        organization=access.organization_id,
+        actor=None if isinstance(request.auth, ApiKey) else request.user,
+        actor_label=access.label,
+        action=action,
+        subject=subject,
+        detail=detail or {},
+    )
 
 
 class CampaignView:
@@ -79,7 +124,7 @@ class Participation(CampaignView, generics.GenericAPIView):
     ],
     responses={200: CellSerializer(many=True), **problems(400, 404)},
 )
-class Results(CampaignView, generics.ListAPIView):
+class Results(NoStore, CampaignView, generics.ListAPIView):
     """The cells of a closed campaign's current run (scope `results:read`). Suppressed cells
     are listed with `suppressed: true` and no figure. Every read is in the audit trail."""
 
@@ -88,9 +133,7 @@ class Results(CampaignView, generics.ListAPIView):
 
     def get_queryset(self):
         access = api_access(self.request)
-        campaign = self.campaign()
-        if campaign.status != CampaignStatus.CLOSED:
-            raise NotVisible("Results exist only for a closed campaign.")
+        campaign = _closed(self)
         cells = campaign_results(access=access, campaign=campaign)
         params = self.request.query_params
         if external_id := params.get("department"):
@@ -105,12 +148,68 @@ class Results(CampaignView, generics.ListAPIView):
             cells = cells.filter(domain_code=domain)
         if breakdown := params.get("breakdown"):
             cells = cells.filter(breakdown_attribute="" if breakdown == "none" else breakdown)
-        audit_record(
-            organization=access.organization_id,
-            actor=None if isinstance(self.request.auth, ApiKey) else self.request.user,
-            actor_label=access.label,
-            action=AuditAction.RESULTS_VIEWED,
-            subject=f"campaign {campaign.pk}: {campaign.name}",
-            detail={"page": "api results"},
-        )
+        _audit(self.request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api results"})
         return cells
+
+
+@extend_schema(
+    tags=["results"],
+    responses={
+        (200, XLSX): OpenApiResponse(
+            OpenApiTypes.BINARY, description="The published cells as an Excel workbook."
+        ),
+        **problems(404),
+    },
+)
+class ResultsExport(NoStore, CampaignView, generics.GenericAPIView):
+    """The published cells of a closed campaign as an Excel workbook, suppressed cells listed
+    without any figure (scope `results:read`). Recorded in the audit trail."""
+
+    required_permission = Permission.EXPORT_RESULTS
+
+    def get(self, request, pk: int):
+        campaign = _closed(self)
+        data = campaign_cells_xlsx(access=api_access(request), campaign=campaign, language="en")
+        _audit(request, campaign, AuditAction.RESULTS_EXPORTED, {"page": "api export"})
+        response = HttpResponse(data, content_type=XLSX)
+        name = slugify(campaign.name) or f"campaign-{campaign.pk}"
+        response["Content-Disposition"] = f'attachment; filename="{name}-results.xlsx"'
+        return response
+
+
+@extend_schema(tags=["reports"], responses={200: ReportSerializer(many=True), **problems(404)})
+class Reports(CampaignView, generics.ListAPIView):
+    """The PDF reports of a campaign the key may see, with their status (scope
+    `reports:read`)."""
+
+    required_permission = Permission.VIEW_REPORTS
+    serializer_class = ReportSerializer
+
+    def get_queryset(self):
+        return reports(access=api_access(self.request), campaign=self.campaign())
+
+
+@extend_schema(
+    tags=["reports"],
+    responses={
+        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF."),
+        **problems(404),
+    },
+)
+class ReportDownload(NoStore, CampaignView, generics.GenericAPIView):
+    """A finished report's PDF (scope `reports:read`). Recorded in the audit trail."""
+
+    required_permission = Permission.VIEW_REPORTS
+
+    def get(self, request, report: int):
+        found = report_for_download(access=api_access(request), report_id=report)
+        if found is None:
+            raise NotVisible("No such report, or it is not ready yet.")
+        _audit(request, f"report {found.pk}: {Path(found.file.name).name}",
+               AuditAction.REPORT_DOWNLOADED)  # fmt: skip
+        return FileResponse(
+            found.file.open("rb"),
+            as_attachment=True,
+            filename=Path(found.file.name).name,
+            content_type="application/pdf",
+        )

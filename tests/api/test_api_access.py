@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -14,12 +15,14 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey, ApiScope, Employee
 from accounts.services import api_key_create, api_key_revoke, department_create
 from api import urls as api_urls
+from reports.models import Report, ReportStatus
 from tests.factories import EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 from tests.reports.report_fixtures import build_scored_campaign
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"schema", "docs"}  # the description of the API, no data
+NO_STORE = {"results", "results_export", "report_download"}
 ROLES = ("admin", "analyst", "manager", "viewer", "representative")
 
 
@@ -54,6 +57,21 @@ TABLE = [
         detail=True,
     ),
     Line("results", (ApiScope.RESULTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
+    Line(
+        "results_export",
+        (ApiScope.RESULTS_READ,),
+        {"pk": "@closed"},
+        roles=("admin", "analyst", "manager"),
+        detail=True,
+    ),
+    Line("reports", (ApiScope.REPORTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
+    Line(
+        "report_download",
+        (ApiScope.REPORTS_READ,),
+        {"report": "@pack"},
+        roles=EVERYONE,
+        detail=True,
+    ),
 ]
 
 
@@ -104,8 +122,22 @@ def world(core_instrument):
         "organization": organization,
         "ops": ops,
         "scored": scored,
-        "targets": {"closed": scored.campaign},
+        "targets": {"closed": scored.campaign, "pack": _pack(scored)},
     }
+
+
+def _pack(scored):
+    """A finished PDF pack of Quayside Operations (the manager's department)."""
+    report = Report.objects.create(
+        organization=scored.organization,
+        campaign=scored.campaign,
+        department=scored.departments["quayside"],
+        language="en",
+        status=ReportStatus.DONE,
+        result_run=scored.run,
+    )
+    report.file.save("quayside.pdf", ContentFile(b"%PDF-1.7 pack"))
+    return report
 
 
 def _get(line: Line, world, *, key: str | None = None, user=None):
@@ -132,6 +164,8 @@ def test_each_key_and_role_gets_what_the_table_says(world, line):
         response = _get(line, world, key=keys[scope])
         expected = 200 if scope in line.scopes else 403
         assert response.status_code == expected, (scope, response.content)
+        if expected == 200 and line.name in NO_STORE:
+            assert "no-store" in response["Cache-Control"], line.name
         if expected == 403:
             assert all(s in response.json()["detail"] for s in line.scopes)
     for name in ("revoked", "expired"):

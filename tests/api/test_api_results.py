@@ -117,3 +117,28 @@ def test_an_open_campaign_has_no_results(core_instrument):
     response = client.get(f"/api/v1/campaigns/{scored.campaign.pk}/results")
     assert response.status_code == 404
     assert not AuditEntry.objects.filter(action=AuditAction.RESULTS_VIEWED).exists()
+
+
+def test_the_export_and_a_report_download_are_recorded_under_the_key(core_instrument):
+    from django.core.files.base import ContentFile
+
+    from reports.models import Report, ReportStatus
+
+    scored = build_scored_campaign(core_instrument)
+    client, name = _client(scored.organization, ApiScope.RESULTS_READ, ApiScope.REPORTS_READ)
+    export = client.get(f"/api/v1/campaigns/{scored.campaign.pk}/results.xlsx")
+    assert export.status_code == 200 and export.content[:2] == b"PK"
+    assert "no-store" in export["Cache-Control"]
+    report = Report.objects.create(
+        organization=scored.organization, campaign=scored.campaign, language="de",
+        status=ReportStatus.DONE, result_run=scored.run,
+    )  # fmt: skip
+    report.file.save("org.pdf", ContentFile(b"%PDF-1.7 org"))
+    listed = client.get(f"/api/v1/campaigns/{scored.campaign.pk}/reports").json()["results"]
+    assert [r["id"] for r in listed] == [report.pk] and listed[0]["kind"] == "organisation"
+    download = client.get(f"/api/v1/reports/{report.pk}/download")
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    assert "no-store" in download["Cache-Control"]
+    for action in (AuditAction.RESULTS_EXPORTED, AuditAction.REPORT_DOWNLOADED):
+        entry = AuditEntry.objects.get(action=action)
+        assert entry.actor is None and entry.actor_label == f"API key {name}"
