@@ -73,7 +73,7 @@ class CampaignView:
 
 @extend_schema(tags=["campaigns"], responses={200: CampaignSerializer(many=True), **problems()})
 class CampaignList(CampaignView, generics.ListAPIView):
-    """The campaigns the key may see (scope `campaigns:read`), the newest first by id."""
+    """The campaigns the key may see (scope `campaigns:read`), in the order they were made."""
 
     serializer_class = CampaignSerializer
 
@@ -169,7 +169,8 @@ class ResultsExport(NoStore, CampaignView, generics.GenericAPIView):
 
     def get(self, request, pk: int):
         campaign = _closed(self)
-        data = campaign_cells_xlsx(access=api_access(request), campaign=campaign, language="en")
+        language = getattr(request, "LANGUAGE_CODE", "en")  # from Accept-Language
+        data = campaign_cells_xlsx(access=api_access(request), campaign=campaign, language=language)
         _audit(request, campaign, AuditAction.RESULTS_EXPORTED, {"page": "api export"})
         response = HttpResponse(data, content_type=XLSX)
         name = slugify(campaign.name) or f"campaign-{campaign.pk}"
@@ -196,9 +197,10 @@ class Reports(CampaignView, generics.ListAPIView):
         **problems(404),
     },
 )
-class ReportDownload(NoStore, CampaignView, generics.GenericAPIView):
+class ReportDownload(NoStore, generics.GenericAPIView):
     """A finished report's PDF (scope `reports:read`). Recorded in the audit trail."""
 
+    permission_classes = [HasPermission]
     required_permission = Permission.VIEW_REPORTS
 
     def get(self, request, report: int):

@@ -252,7 +252,7 @@ def results_export(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _results_department(request: HttpRequest, campaign, department_pk: int) -> Department:
+def _results_department(request: HttpRequest, department_pk: int) -> Department:
     """A department the access covers that has results in the campaign's current run."""
     department = Department.objects.visible_to(request.access).filter(pk=department_pk).first()
     if department is None or not request.access.covers(department):
@@ -268,11 +268,11 @@ def department_results_page(request: HttpRequest, pk: int, department: int) -> H
     suppression; suggested actions for the domains in the two worst bands; its action plan."""
     access = request.access
     campaign = _closed_campaign(request, pk)
-    department = _results_department(request, campaign, department)
+    department = _results_department(request, department)
     cells = list(
+        # The department and its children: department_results is already cut to its subtree.
         department_results(access=access, campaign=campaign, department=department).filter(
-            department__path__startswith=department.path,
-            department__depth__lte=department.depth + 1,
+            department__depth__lte=department.depth + 1
         )
     )
     own = [cell for cell in cells if cell.department_id == department.pk]
