@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -94,6 +96,8 @@ class Department(TenantModel):
     scope_lookup = ""
     depth = models.PositiveSmallIntegerField(editable=False, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set by every write (save() and the bulk writes of the import), for `updated_since`.
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["path"]
@@ -135,6 +139,8 @@ class Employee(TenantModel):
     # Coarse HRIS attributes only (tenure band, role type, site): never free text or exact dates.
     attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set by every write (save() and the bulk writes of the import), for `updated_since`.
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     scope_lookup = "department"
 
@@ -293,6 +299,20 @@ class AuditAction(models.TextChoices):
     ACTION_UPDATED = "action_updated", _("Action updated")
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    DIRECTORY_CHANGED = "directory_changed", _("Directory changed")
+    SYNC_REQUESTED = "sync_requested", _("Directory sync requested")
+    SYNC_APPROVED = "sync_approved", _("Directory sync approved")
+    SYNC_REJECTED = "sync_rejected", _("Directory sync rejected")
+    CAMPAIGN_CREATED = "campaign_created", _("Campaign created")
+    CAMPAIGN_UPDATED = "campaign_updated", _("Campaign updated")
+    REMINDERS_SENT = "reminders_sent", _("Reminders sent")
+    DELIVERIES_RETRIED = "deliveries_retried", _("Failed deliveries retried")
+    REPORT_REQUESTED = "report_requested", _("Report requested")
+    WEBHOOK_CREATED = "webhook_created", _("Webhook endpoint created")
+    WEBHOOK_UPDATED = "webhook_updated", _("Webhook endpoint changed")
+    WEBHOOK_DELETED = "webhook_deleted", _("Webhook endpoint deleted")
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", _("Webhook secret rotated")
+    WEBHOOK_REDELIVERED = "webhook_redelivered", _("Webhook event redelivered")
 
 
 class AuditEntry(TenantModel):
@@ -372,3 +392,97 @@ class ApiKey(TenantModel):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.is_expired else "active"
+
+
+class SyncRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    PLANNED = "planned", _("Checked (dry run)")
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+SYNC_RUN_PENDING = (SyncRunStatus.QUEUED, SyncRunStatus.RUNNING)
+
+
+class SyncRun(TenantModel):
+    """A directory sync sent through the API: its rows (kept until the run is decided), then
+    what it changed or would change, every bad row, and who sent and approved it. Checked and
+    applied by a Celery task through the directory import service (accounts.directory)."""
+
+    mode = models.CharField(max_length=8)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=SyncRunStatus.choices, default=SyncRunStatus.QUEUED
+    )
+    # {"departments": [...], "employees": [...], "source_rows": {...}, "file_errors": [...]}
+    payload = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)
+    changes = models.JSONField(default=dict)
+    errors = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    failure = models.TextField(blank=True)
+    api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=254)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SyncRunStatus.values), name="sync_run_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=["full", "delta"]), name="sync_run_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync run {self.pk} ({self.mode}, {self.status})"
+
+
+class EventType(models.TextChoices):
+    """The events webhook endpoints may subscribe to. Thin: each names what changed by id."""
+
+    CAMPAIGN_LAUNCHED = "campaign.launched", _("A campaign was launched")
+    CAMPAIGN_CLOSED = "campaign.closed", _("A campaign was closed")
+    RESULTS_PUBLISHED = "results.published", _("A campaign's results were published")
+    REPORT_READY = "report.ready", _("A report is ready to download")
+    SYNC_COMPLETED = "directory.sync.completed", _("A directory sync run finished")
+    SYNC_AWAITING_APPROVAL = (
+        "directory.sync.awaiting_approval",
+        _("A directory sync run waits for an admin's approval"),
+    )
+    SYNC_FAILED = "directory.sync.failed", _("A directory sync run failed")
+    # Sent to one endpoint when an admin asks for it; never subscribed to.
+    PING = "webhook.ping", _("Test ping")
+
+
+class OutboxEvent(TenantModel):
+    """An event for the organisation's webhook endpoints, written in the transaction of the
+    change it announces (so it exists exactly when the change does) and fanned out to
+    endpoints by `webhooks/`. Thin: a type and ids, never figures, answers or people."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64, choices=EventType.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # When webhooks/ made a delivery per subscribed endpoint; NULL = still to do (the sweep
+    # picks up events whose hand-over to Celery was lost).
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

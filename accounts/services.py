@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -23,11 +24,19 @@ from accounts.models import (
     AuditEntry,
     Department,
     Employee,
+    EventType,
     Membership,
     Organization,
+    OutboxEvent,
     Role,
     User,
 )
+
+logger = logging.getLogger(__name__)
+
+# The task of webhooks/ that fans an outbox event out to endpoints, named rather than imported
+# (accounts sits below webhooks/): see event_record.
+DISPATCH_TASK = "webhooks.tasks.dispatch_event"
 
 
 class DepartmentCycleError(ValidationError):
@@ -374,6 +383,36 @@ def audit_record(
         subject=subject[:300],
         detail=detail or {},
     )
+
+
+# --- the outbox of events -------------------------------------------------------------------
+
+
+def event_record(*, organization: Organization | int, type: str, data: dict) -> OutboxEvent:
+    """Write an event for the organisation's webhook endpoints in the caller's transaction, so
+    it exists exactly when the change it announces does, and hand it to webhooks/ once that
+    transaction commits. A lost hand-over (Redis down) only delays it: webhooks/ sweeps events
+    not yet dispatched. `data` holds ids and labels, never figures, answers or people."""
+    if type not in EventType.values:
+        raise ValidationError({"type": f"Unknown event type '{type}'."})
+    event = OutboxEvent.objects.create(
+        organization_id=getattr(organization, "pk", organization), type=type, data=data
+    )
+    event_id = str(event.pk)
+    transaction.on_commit(lambda: _send_event(event_id))
+    return event
+
+
+def _send_event(event_id: str) -> None:
+    from celery import current_app
+
+    task = current_app.tasks.get(DISPATCH_TASK)
+    if task is None:  # webhooks/ not installed: nothing subscribes
+        return
+    try:
+        task.delay(event_id)
+    except Exception:  # noqa: BLE001 - the sweep picks up events not dispatched
+        logger.warning("Could not enqueue outbox event %s; the sweep will retry", event_id)
 
 
 # --- API keys --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from accounts.permissions import (
     access_for,
     access_for_api_key,
 )
+from accounts.services import audit_record
 
 
 def _session_organization(request) -> Organization | None:
@@ -68,3 +69,19 @@ class HasPermission(permissions.BasePermission):
                 f"This API key lacks the scope for this: one of {', '.join(scopes_for(required))}."
             )
         raise exceptions.PermissionDenied("Your role does not allow this.")
+
+
+def audit(request, subject, action: str, detail: dict | None = None) -> None:
+    """One audit entry for what a request did, under the key's name or the signed-in user.
+    `subject` is an object with a `pk` and a `name` (a campaign, …) or a label."""
+    access = api_access(request)
+    if not isinstance(subject, str):
+        subject = f"{type(subject)._meta.verbose_name} {subject.pk}: {subject}"
+    audit_record(
+        organization=access.organization_id,
+        actor=None if isinstance(request.auth, ApiKey) else request.user,
+        actor_label=access.label,
+        action=action,
+        subject=subject,
+        detail=detail or {},
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.http import FileResponse, HttpResponse
+from django.urls import path
 from django.utils.cache import add_never_cache_headers
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -12,10 +13,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
 
-from accounts.models import ApiKey, AuditAction, Department
+from accounts.models import AuditAction, Department
 from accounts.permissions import NotVisible, Permission
-from accounts.services import audit_record
-from api.access import HasPermission, api_access
+from api.access import HasPermission, api_access, audit
 from api.problems import problems
 from api.serializers import (
     CampaignSerializer,
@@ -46,21 +46,6 @@ def _closed(view) -> Campaign:
     if campaign.status != CampaignStatus.CLOSED:
         raise NotVisible("Results exist only for a closed campaign.")
     return campaign
-
-
-def _audit(request, campaign_or_subject, action: str, detail: dict | None = None) -> None:
-    access = api_access(request)
-    subject = campaign_or_subject
-    if isinstance(campaign_or_subject, Campaign):
-        subject = f"campaign {campaign_or_subject.pk}: {campaign_or_subject.name}"
-    audit_record(
-        organization=access.organization_id,
-        actor=None if isinstance(request.auth, ApiKey) else request.user,
-        actor_label=access.label,
-        action=action,
-        subject=subject,
-        detail=detail or {},
-    )
 
 
 class CampaignView:
@@ -148,7 +133,7 @@ class Results(NoStore, CampaignView, generics.ListAPIView):
             cells = cells.filter(domain_code=domain)
         if breakdown := params.get("breakdown"):
             cells = cells.filter(breakdown_attribute="" if breakdown == "none" else breakdown)
-        _audit(self.request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api results"})
+        audit(self.request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api results"})
         return cells
 
 
@@ -171,7 +156,7 @@ class ResultsExport(NoStore, CampaignView, generics.GenericAPIView):
         campaign = _closed(self)
         language = getattr(request, "LANGUAGE_CODE", "en")  # from Accept-Language
         data = campaign_cells_xlsx(access=api_access(request), campaign=campaign, language=language)
-        _audit(request, campaign, AuditAction.RESULTS_EXPORTED, {"page": "api export"})
+        audit(request, campaign, AuditAction.RESULTS_EXPORTED, {"page": "api export"})
         response = HttpResponse(data, content_type=XLSX)
         name = slugify(campaign.name) or f"campaign-{campaign.pk}"
         response["Content-Disposition"] = f'attachment; filename="{name}-results.xlsx"'
@@ -207,7 +192,7 @@ class ReportDownload(NoStore, generics.GenericAPIView):
         found = report_for_download(access=api_access(request), report_id=report)
         if found is None:
             raise NotVisible("No such report, or it is not ready yet.")
-        _audit(request, f"report {found.pk}: {Path(found.file.name).name}",
+        audit(request, f"report {found.pk}: {Path(found.file.name).name}",
                AuditAction.REPORT_DOWNLOADED)  # fmt: skip
         return FileResponse(
             found.file.open("rb"),
@@ -215,3 +200,26 @@ class ReportDownload(NoStore, generics.GenericAPIView):
             filename=Path(found.file.name).name,
             content_type="application/pdf",
         )
+
+
+urlpatterns = [
+    path("campaigns", CampaignList.as_view(), name="campaigns"),
+    path("campaigns/<int:pk>", CampaignDetail.as_view(), name="campaign"),
+    path(
+        "campaigns/<int:pk>/participation",
+        Participation.as_view(),
+        name="participation",
+    ),
+    path("campaigns/<int:pk>/results", Results.as_view(), name="results"),
+    path(
+        "campaigns/<int:pk>/results.xlsx",
+        ResultsExport.as_view(),
+        name="results_export",
+    ),
+    path("campaigns/<int:pk>/reports", Reports.as_view(), name="reports"),
+    path(
+        "reports/<int:report>/download",
+        ReportDownload.as_view(),
+        name="report_download",
+    ),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics
@@ -116,3 +117,19 @@ class EmployeeDetail(DirectoryView, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return directory_employees(access=api_access(self.request))
+
+
+urlpatterns = [
+    path("directory/departments", DepartmentList.as_view(), name="departments"),
+    path(
+        "directory/departments/<str:external_id>",
+        DepartmentDetail.as_view(),
+        name="department",
+    ),
+    path("directory/employees", EmployeeList.as_view(), name="employees"),
+    path(
+        "directory/employees/<str:external_id>",
+        EmployeeDetail.as_view(),
+        name="employee",
+    ),
+]

@@ -4,7 +4,6 @@ expired key, and the signed-in roles, from one table: a new endpoint without a l
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 import pytest
 from django.core.files.base import ContentFile
@@ -16,68 +15,28 @@ from accounts.models import ApiKey, ApiScope, Employee
 from accounts.services import api_key_create, api_key_revoke, department_create
 from api import urls as api_urls
 from reports.models import Report, ReportStatus
+from tests.api import lines_campaigns, lines_directory, lines_webhooks
+from tests.api.table import BASE_LINES, NO_STORE, PUBLIC, ROLES, Line
 from tests.factories import EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 from tests.reports.report_fixtures import build_scored_campaign
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"schema", "docs"}  # the description of the API, no data
-NO_STORE = {"results", "results_export", "report_download"}
-ROLES = ("admin", "analyst", "manager", "viewer", "representative")
+AREAS = (lines_directory, lines_campaigns, lines_webhooks)
+TABLE = [*BASE_LINES, *(line for area in AREAS for line in area.LINES)]
+METHODS = ("get", "post", "put", "patch", "delete")
 
 
-READ_DIRECTORY = (ApiScope.DIRECTORY_READ, ApiScope.DIRECTORY_WRITE)  # writing implies reading
-READ_CAMPAIGNS = (ApiScope.CAMPAIGNS_READ, ApiScope.CAMPAIGNS_WRITE)
-# Results and reports belong to campaigns: their scopes list campaigns too.
-LIST_CAMPAIGNS = (*READ_CAMPAIGNS, ApiScope.RESULTS_READ, ApiScope.REPORTS_READ)
-EVERYONE = ROLES
-
-
-@dataclass(frozen=True)
-class Line:
-    name: str
-    scopes: tuple[str, ...]  # the scopes that open it; every other scope gets 403
-    kwargs: dict = field(default_factory=dict)  # "@name": the world's object of that name
-    roles: tuple[str, ...] = ("admin",)  # signed-in roles allowed (the others get 403)
-    detail: bool = False  # names one object: another organisation's key gets 404
-
-
-TABLE = [
-    Line("departments", READ_DIRECTORY),
-    Line("department", READ_DIRECTORY, {"external_id": "D-OPS"}, detail=True),
-    Line("employees", READ_DIRECTORY),
-    Line("employee", READ_DIRECTORY, {"external_id": "E-1"}, detail=True),
-    Line("campaigns", LIST_CAMPAIGNS, roles=EVERYONE),
-    Line("campaign", LIST_CAMPAIGNS, {"pk": "@closed"}, roles=EVERYONE, detail=True),
-    Line(
-        "participation",
-        READ_CAMPAIGNS,
-        {"pk": "@closed"},
-        roles=("admin", "analyst", "manager"),
-        detail=True,
-    ),
-    Line("results", (ApiScope.RESULTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
-    Line(
-        "results_export",
-        (ApiScope.RESULTS_READ,),
-        {"pk": "@closed"},
-        roles=("admin", "analyst", "manager"),
-        detail=True,
-    ),
-    Line("reports", (ApiScope.REPORTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
-    Line(
-        "report_download",
-        (ApiScope.REPORTS_READ,),
-        {"report": "@pack"},
-        roles=EVERYONE,
-        detail=True,
-    ),
-]
-
-
-def test_every_api_url_has_a_line():
-    names = {p.name for p in api_urls.urlpatterns if isinstance(p, URLPattern)}
-    assert names - PUBLIC == {line.name for line in TABLE}
+def test_every_api_url_and_method_has_a_line():
+    served = {
+        (p.name, method)
+        for p in api_urls.urlpatterns
+        if isinstance(p, URLPattern) and p.name not in PUBLIC
+        for method in METHODS
+        if hasattr(p.callback.cls, method)
+    }
+    assert served == {(line.name, line.method) for line in TABLE}
+    assert len({line.id for line in TABLE}) == len(TABLE)
 
 
 @pytest.fixture
@@ -116,14 +75,18 @@ def world(core_instrument):
             role=role,
             scope_department=scored.departments["quayside"] if role == "manager" else None,
         )
-    return {
+    world = {
         "keys": keys,
         "users": users,
         "organization": organization,
+        "other": other,
         "ops": ops,
         "scored": scored,
         "targets": {"closed": scored.campaign, "pack": _pack(scored)},
     }
+    for area in AREAS:  # each area adds the objects its lines name ("@name")
+        world["targets"].update(area.targets(world))
+    return world
 
 
 def _pack(scored):
@@ -141,19 +104,34 @@ def _pack(scored):
 
 
 def _get(line: Line, world, *, key: str | None = None, user=None):
+    """Call the line's endpoint (GET, or its write with its body)."""
     client = APIClient()
     if key:
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     if user:
         client.force_login(user)
-    kwargs = {
-        name: world["targets"][value[1:]].pk if str(value).startswith("@") else value
-        for name, value in line.kwargs.items()
-    }
-    return client.get(reverse(f"api:{line.name}", kwargs=kwargs))
+    kwargs = {name: _target(world, value) for name, value in line.kwargs.items()}
+    url = reverse(f"api:{line.name}", kwargs=kwargs)
+    if line.method == "get":
+        return client.get(url)
+    body = line.body(world) if callable(line.body) else line.body
+    return getattr(client, line.method)(url, body, format="json")
 
 
-@pytest.mark.parametrize("line", TABLE, ids=lambda line: line.name)
+def _target(world, value):
+    if not str(value).startswith("@"):
+        return value
+    target = world["targets"][value[1:]]
+    return getattr(target, "pk", target)
+
+
+def _allowed(line: Line, response) -> bool:
+    if line.method == "get":
+        return response.status_code == 200
+    return response.status_code not in (401, 403, 404) and response.status_code < 500
+
+
+@pytest.mark.parametrize("line", TABLE, ids=lambda line: line.id)
 def test_each_key_and_role_gets_what_the_table_says(world, line):
     keys = world["keys"]
     response = _get(line, world)
@@ -162,26 +140,32 @@ def test_each_key_and_role_gets_what_the_table_says(world, line):
     assert response.json()["type"].endswith("/unauthenticated")
     for scope in ApiScope.values:
         response = _get(line, world, key=keys[scope])
-        expected = 200 if scope in line.scopes else 403
-        assert response.status_code == expected, (scope, response.content)
-        if expected == 200 and line.name in NO_STORE:
-            assert "no-store" in response["Cache-Control"], line.name
-        if expected == 403:
+        if scope in line.scopes:
+            assert _allowed(line, response), (scope, response.status_code, response.content)
+        else:
+            assert response.status_code == 403, (scope, response.content)
             assert all(s in response.json()["detail"] for s in line.scopes)
+        if line.method == "get" and response.status_code == 200 and line.name in NO_STORE:
+            assert "no-store" in response["Cache-Control"], line.name
     for name in ("revoked", "expired"):
         assert _get(line, world, key=keys[name]).status_code == 401, name
     assert _get(line, world, key="plim_nothing.at-all").status_code == 401
     theirs = _get(line, world, key=keys["other"])
     if line.detail:
-        assert theirs.status_code == 404
+        assert theirs.status_code == 404, theirs.content
         assert theirs.json()["type"].endswith("/not-found")
-    else:
+    elif line.method == "get":
         assert theirs.status_code == 200
         assert "Harbourside" not in theirs.content.decode()
         assert "D-OPS" not in theirs.content.decode() and "E-1" not in theirs.content.decode()
+    else:
+        assert _allowed(line, theirs), theirs.content
     for role, user in world["users"].items():
         response = _get(line, world, user=user)
-        assert response.status_code == (200 if role in line.roles else 403), role
+        if role in line.roles:
+            assert _allowed(line, response), (role, response.status_code, response.content)
+        else:
+            assert response.status_code == 403, (role, response.content)
 
 
 def test_lists_are_cursor_paginated_and_filtered(world):
