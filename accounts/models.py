@@ -348,7 +348,10 @@ class ApiScope(models.TextChoices):
     DIRECTORY_READ = "directory:read", _("Read departments and employees")
     DIRECTORY_WRITE = "directory:write", _("Change departments and employees, run syncs")
     CAMPAIGNS_READ = "campaigns:read", _("Read campaigns and participation")
-    CAMPAIGNS_WRITE = "campaigns:write", _("Create, launch, close and remind campaigns")
+    CAMPAIGNS_WRITE = (
+        "campaigns:write",
+        _("Create, launch, close and remind campaigns; manage action plans"),
+    )
     RESULTS_READ = "results:read", _("Read and export results and actions")
     REPORTS_READ = "reports:read", _("Request and download PDF reports")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Manage webhook endpoints")

@@ -96,8 +96,15 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ApiScope.DIRECTORY_READ: frozenset({P.VIEW_DIRECTORY}),
     ApiScope.DIRECTORY_WRITE: frozenset({P.VIEW_DIRECTORY, P.MANAGE_DIRECTORY}),
     ApiScope.CAMPAIGNS_READ: frozenset({P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION}),
+    # Running campaigns includes the action plans that answer their results.
     ApiScope.CAMPAIGNS_WRITE: frozenset(
-        {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION, P.MANAGE_CAMPAIGNS}
+        {
+            P.VIEW_CAMPAIGNS,
+            P.VIEW_PARTICIPATION,
+            P.MANAGE_CAMPAIGNS,
+            P.VIEW_ACTIONS,
+            P.MANAGE_ACTIONS,
+        }
     ),
     # Results and reports belong to campaigns: a key that reads them may list the campaigns.
     ApiScope.RESULTS_READ: frozenset(

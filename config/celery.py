@@ -55,6 +55,9 @@ app.conf.update(
         "results.tasks.score_run": {"reject_on_worker_lost": True},
         # Its name before scoring moved to `results`: messages queued before an upgrade.
         "assessments.tasks.score_campaign": {"reject_on_worker_lost": True},
+        # A directory sync run is applied in one transaction and marked applied in it: a run
+        # cut off by a dying worker comes back and is applied once.
+        "accounts.tasks.sync_run_execute": {"reject_on_worker_lost": True},
     },
     beat_schedule={
         "advance-campaign-schedules": {
@@ -74,6 +77,12 @@ app.conf.update(
             "schedule": 5 * 60.0,
             # A run that waited longer than its period is dropped: the next one comes anyway.
             "options": {"expires": 5 * 60.0},
+        },
+        "sweep-sync-runs": {
+            "task": "accounts.tasks.sweep_sync_runs",
+            "schedule": 60.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 60.0},
         },
         "sweep-deliveries": {
             "task": "assessments.tasks.sweep_deliveries",

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "accounts",
+    "webhooks",
     "assessments",
     "results",
     "reports",
@@ -221,6 +222,16 @@ REST_FRAMEWORK = {
 }
 # API keys expire after this many days unless the admin sets another date.
 API_KEY_DEFAULT_DAYS = env.int("API_KEY_DEFAULT_DAYS", default=365)
+# Request bodies over this size get 413 from the API; directory sync runs alone accept up to
+# DIRECTORY_SYNC_MAX_BYTES (100,000 rows of JSON or CSV fit in well under 64 MB).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+DIRECTORY_SYNC_MAX_BYTES = env.int("DIRECTORY_SYNC_MAX_BYTES", default=64 * 1024 * 1024)
+# How long a POST's Idempotency-Key answers with the stored response.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+
+# Webhooks (webhooks/): outbound requests refuse private, loopback and link-local addresses,
+# and plain HTTP, unless this is on (for a receiver on the same host or network, and tests).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Plimsoll API",

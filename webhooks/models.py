@@ -1,0 +1,1 @@
+"""Webhook endpoints and deliveries of outbox events (accounts.OutboxEvent)."""
