@@ -126,6 +126,14 @@ bench-report: $(VENV)/.installed
 bench-pages: $(VENV)/.installed
 	$(PY) -m bench.pages
 
+# The REST API at size: a full directory sync run of 100,000 employees in 1,000 departments, the
+# same again with 1% changed, the results endpoint of 1,000 departments x 10 domains and the
+# employee list paged through, on PostgreSQL at 127.0.0.1 (see bench/api.py for BENCH_*
+# settings). Creates and drops its own database, plimsoll_bench_api.
+.PHONY: bench-api
+bench-api: $(VENV)/.installed
+	$(PY) -m bench.api
+
 # The committed OpenAPI description, regenerated after a change to the API (the tests compare).
 .PHONY: api-schema
 api-schema: $(VENV)/.installed

@@ -73,6 +73,13 @@ class TenantModel(models.Model):
         abstract = True
 
 
+def _touch(row: models.Model, save_kwargs: dict) -> None:
+    """Set `updated_at` on a save, also when only some fields are saved."""
+    row.updated_at = timezone.now()
+    if save_kwargs.get("update_fields") is not None:
+        save_kwargs["update_fields"] = {*save_kwargs["update_fields"], "updated_at"}
+
+
 class Department(TenantModel):
     """A unit of the organisation's tree; results roll up from a department to its ancestors.
 
@@ -115,6 +122,10 @@ class Department(TenantModel):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        _touch(self, kwargs)
+        super().save(*args, **kwargs)
+
     def subtree(self) -> TenantQuerySet:
         """This department and every department below it."""
         return Department.objects.for_organization(self.organization_id).filter(
@@ -154,6 +165,10 @@ class Employee(TenantModel):
 
     def __str__(self) -> str:
         return self.external_id
+
+    def save(self, *args, **kwargs) -> None:
+        _touch(self, kwargs)
+        super().save(*args, **kwargs)
 
 
 class UserManager(BaseUserManager):
@@ -313,6 +328,7 @@ class AuditAction(models.TextChoices):
     WEBHOOK_DELETED = "webhook_deleted", _("Webhook endpoint deleted")
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", _("Webhook secret rotated")
     WEBHOOK_REDELIVERED = "webhook_redelivered", _("Webhook event redelivered")
+    WEBHOOK_PINGED = "webhook_pinged", _("Webhook test ping sent")
 
 
 class AuditEntry(TenantModel):

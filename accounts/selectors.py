@@ -13,6 +13,8 @@ from accounts.models import (
     DirectoryImport,
     Employee,
     Membership,
+    SyncRun,
+    SyncRunStatus,
 )
 from accounts.permissions import Access, NotVisible, Permission
 
@@ -112,6 +114,37 @@ def directory_import_for(*, access: Access, pk: int) -> DirectoryImport:
     return found
 
 
+def sync_runs(*, access: Access) -> QuerySet[SyncRun]:
+    """The organisation's directory sync runs, newest first, without their rows."""
+    access.require(Permission.MANAGE_DIRECTORY)
+    return (
+        SyncRun.objects.for_organization(access.organization_id)
+        .defer("payload", "changes", "errors")
+        .select_related("decided_by")
+    )
+
+
+def sync_runs_awaiting_approval(*, access: Access) -> QuerySet[SyncRun]:
+    """Runs the brake stopped, for an admin's attention (none for who may not decide)."""
+    if not access.can(Permission.MANAGE_DIRECTORY):
+        return SyncRun.objects.none()
+    return sync_runs(access=access).filter(status=SyncRunStatus.AWAITING_APPROVAL)
+
+
+def sync_run_for(*, access: Access, pk: int) -> SyncRun:
+    access.require(Permission.MANAGE_DIRECTORY)
+    found = (
+        SyncRun.objects.for_organization(access.organization_id)
+        .defer("payload")
+        .select_related("decided_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise NotVisible("No such sync run here.")
+    return found
+
+
 def audit_entries(*, access: Access) -> QuerySet[AuditEntry]:
     """The organisation's audit trail, newest first, for those who may read it."""
     access.require(Permission.VIEW_AUDIT)
@@ -137,17 +170,25 @@ def api_key_for(*, access: Access, pk: int) -> ApiKey:
     return found
 
 
-def directory_departments(*, access: Access, active: bool | None = None) -> QuerySet[Department]:
+def directory_departments(
+    *, access: Access, active: bool | None = None, updated_since=None
+) -> QuerySet[Department]:
     """The organisation's departments for the directory API (sync and read), by HRIS id."""
     access.require(Permission.VIEW_DIRECTORY)
     rows = Department.objects.visible_to(access).select_related("parent")
     if active is not None:
         rows = rows.filter(is_active=active)
+    if updated_since is not None:
+        rows = rows.filter(updated_at__gte=updated_since)
     return rows
 
 
 def directory_employees(
-    *, access: Access, department: Department | None = None, active: bool | None = None
+    *,
+    access: Access,
+    department: Department | None = None,
+    active: bool | None = None,
+    updated_since=None,
 ) -> QuerySet[Employee]:
     """The organisation's employees for the directory API, optionally of one department and
     everything below it."""
@@ -157,4 +198,6 @@ def directory_employees(
         rows = rows.filter(department__path__startswith=department.path)
     if active is not None:
         rows = rows.filter(is_active=active)
+    if updated_since is not None:
+        rows = rows.filter(updated_at__gte=updated_since)
     return rows

@@ -186,13 +186,15 @@ def department_move(*, department: Department, new_parent: Department | None) ->
     )
     _check_path_length("x" * (deepest - len(old_path) + len(new_path)), department.name)
     # One UPDATE rewrites the prefix of every path in the subtree.
+    now = timezone.now()
     Department.objects.for_organization(department.organization_id).filter(
         path__startswith=old_path
     ).update(
         path=Concat(Value(new_path), Substr("path", len(old_path) + 1, Length("path"))),
         depth=F("depth") + (new_depth - old_depth),
+        updated_at=now,
     )
-    Department.objects.filter(pk=department.pk).update(parent=new_parent)
+    Department.objects.filter(pk=department.pk).update(parent=new_parent, updated_at=now)
     department.refresh_from_db()
     return department
 

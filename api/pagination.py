@@ -1,5 +1,6 @@
 """Cursor pagination: stable under inserts, 100 a page by default, at most 500."""
 
+from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 
 
@@ -8,3 +9,12 @@ class Cursor(CursorPagination):
     max_page_size = 500
     page_size_query_param = "page_size"
     ordering = "id"
+
+    def decode_cursor(self, request):
+        """A cursor that was not made here is bad input (400 naming `cursor`), not a 404."""
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as error:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Not a cursor from a `next` or `previous` link."]}
+            ) from error

@@ -10,11 +10,18 @@ and `errors` lists each field with its path (list items by index, nested fields 
 
 from __future__ import annotations
 
-from django.http import Http404
+import json
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
+
+from assessments.services.errors import CampaignFrozenError, IllegalTransitionError
 
 BASE = "https://plimsoll.dev/problems/"
 CONTENT_TYPE = "application/problem+json"
@@ -41,6 +48,8 @@ def field_errors(detail, path: str = "") -> list[dict[str, str]]:
         for key, value in detail.items():
             if key == "non_field_errors":
                 found += field_errors(value, path)
+            elif isinstance(key, int):  # a list field's items, by index: events[0]
+                found += field_errors(value, f"{path}[{key}]")
             else:
                 found += field_errors(value, f"{path}.{key}" if path else str(key))
     elif isinstance(detail, list):
@@ -63,8 +72,45 @@ def problem(status_code: int, detail: str, errors: list | None = None, headers=N
     return Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)
 
 
+# A service's refusal because of the state a row is in (a campaign already launched, a closed
+# campaign changed): 409, as retrying the same request cannot succeed. Every other refusal of
+# a service is invalid input: 400.
+CONFLICTS = (IllegalTransitionError, CampaignFrozenError)
+
+
+def service_field_errors(exc: DjangoValidationError, names: dict[str, str]) -> list[dict]:
+    """A service's ValidationError as (path, message) pairs: each field by the name the API
+    gives it (`names` maps the service's name to the API's where they differ), a message
+    about no field in particular with an empty path."""
+    if not hasattr(exc, "error_dict"):
+        return [{"field": "", "detail": message} for message in exc.messages]
+    return [
+        {"field": "" if field == NON_FIELD_ERRORS else names.get(field, field), "detail": message}
+        for field, messages in exc.message_dict.items()
+        for message in messages
+    ]
+
+
+def _invalid(errors: list[dict], status_code: int, headers=None) -> Response:
+    count = len(errors)
+    detail = f"{count} field is invalid." if count == 1 else f"{count} fields are invalid."
+    if count == 1 and not errors[0]["field"]:
+        detail = errors[0]["detail"]
+    elif status_code == status.HTTP_409_CONFLICT:
+        detail = " ".join(error["detail"] for error in errors)
+    return problem(status_code, detail, errors, headers)
+
+
 def problem_handler(exc, context) -> Response | None:
-    """DRF's handler, reshaped: every error the API answers reads the same."""
+    """DRF's handler, reshaped: every error the API answers reads the same. A service's
+    ValidationError (Django's) answers like the API's own, with the field paths of the API:
+    a view names them in `service_fields` where the service calls a field otherwise."""
+    if isinstance(exc, DjangoValidationError):
+        names = getattr(context.get("view"), "service_fields", {})
+        conflict = isinstance(exc, CONFLICTS)
+        code = status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST
+        set_rollback()
+        return _invalid(service_field_errors(exc, names), code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     response = exception_handler(exc, context)
@@ -72,12 +118,7 @@ def problem_handler(exc, context) -> Response | None:
         return None
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
-        errors = field_errors(data)
-        count = len(errors)
-        detail = f"{count} field is invalid." if count == 1 else f"{count} fields are invalid."
-        if count == 1 and not errors[0]["field"]:
-            detail = errors[0]["detail"]
-        return problem(status.HTTP_400_BAD_REQUEST, detail, errors, response.headers)
+        return _invalid(field_errors(data), status.HTTP_400_BAD_REQUEST, response.headers)
     detail = data.get("detail", "") if isinstance(data, dict) else str(data)
     return problem(response.status_code, str(detail), None, response.headers)
 
@@ -105,9 +146,28 @@ def problems(*codes: int) -> dict:
         401: "No API key, or one that is unknown, revoked or expired.",
         403: "The key lacks the scope (or the signed-in role the permission).",
         404: "Not found in the key's organisation (another organisation's ids are never found).",
+        409: "Refused because of the state it is in (a campaign already launched, or closed: "
+        "`errors` names the field and says why), or a request with the same Idempotency-Key "
+        "is still being answered.",
+        413: "The request body is larger than this endpoint accepts.",
+        422: "The Idempotency-Key was used before with another request.",
         429: "Too many requests: wait for `Retry-After` seconds.",
     }
     return {
-        code: OpenApiResponse(ProblemSerializer, description=words.get(code, "Error"))
-        for code in sorted({401, 403, 429, *codes})
+        (code, CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer, description=words.get(code, "Error")
+        )
+        for code in sorted({401, 403, 413, 429, *codes})
     }
+
+
+@csrf_exempt  # any method: a write to a path that does not exist is a 404 too
+def not_found(request, *args, **kwargs) -> HttpResponse:
+    """Any path under /api/v1/ that names no endpoint (or an id of the wrong form)."""
+    body = {
+        "type": BASE + "not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": f"No endpoint at {request.path}; see /api/v1/docs/.",
+    }
+    return HttpResponse(json.dumps(body), status=404, content_type=CONTENT_TYPE)

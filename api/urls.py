@@ -1,8 +1,9 @@
 """The REST API, version 1: `/api/v1/`. Each module of api/views lists its own paths."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api.problems import not_found
 from api.views import actions, campaigns, directory, sync, webhooks
 
 app_name = "api"
@@ -15,4 +16,6 @@ urlpatterns = [
     *campaigns.urlpatterns,
     *actions.urlpatterns,
     *webhooks.urlpatterns,
+    # Anything else under /api/v1/ is a problem-details 404, not the HR app's HTML page.
+    re_path(r"^[\s\S]*\Z", not_found, name="not_found"),
 ]

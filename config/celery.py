@@ -90,6 +90,14 @@ app.conf.update(
             # A run that waited longer than its period is dropped: the next one comes anyway.
             "options": {"expires": 5 * 60.0},
         },
+        # Webhooks: events whose hand-over to Celery was lost, and deliveries due for a retry
+        # (the first retry comes after about 30 s, so this runs that often).
+        "sweep-webhooks": {
+            "task": "webhooks.tasks.sweep",
+            "schedule": 30.0,
+            # A run that waited longer than its period is dropped: the next one comes anyway.
+            "options": {"expires": 30.0},
+        },
     },
 )
 

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # /api/ only: body size limits (413) and Idempotency-Key on POST.
+    "api.middleware.ApiRequestRules",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -144,6 +146,8 @@ AXES_VERBOSE = False
 # this share of active employees, or change the email of more than this share of existing ids.
 DIRECTORY_DEACTIVATION_LIMIT = env.float("DIRECTORY_DEACTIVATION_LIMIT", default=0.20)
 DIRECTORY_EMAIL_CHANGE_LIMIT = env.float("DIRECTORY_EMAIL_CHANGE_LIMIT", default=0.05)
+# Test hook: seconds a sync run waits, tree locked, before planning (0 in real use).
+SYNC_TEST_DELAY_SECONDS = env.float("SYNC_TEST_DELAY_SECONDS", default=0)
 # Seconds between refreshes of an open participation page while it is visible in a browser.
 PARTICIPATION_POLL_SECONDS = env.int("PARTICIPATION_POLL_SECONDS", default=15)
 # Second factor (TOTP, django-otp): the name authenticator apps show for Plimsoll accounts.
@@ -249,6 +253,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several resources have a `status`: each set of choices keeps its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "SyncRunStatusEnum": "accounts.models.SyncRunStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.idempotent_posts",
+    ],
 }
 
 # Celery. No broker configured means the embedded default: tasks run eagerly in-process.

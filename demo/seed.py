@@ -26,6 +26,7 @@ from accounts.models import (
     User,
 )
 from accounts.services import api_key_create, department_create, membership_grant
+from accounts.sync import sync_run_execute, sync_run_request
 from assessments.answers import encode_answers
 from assessments.emails import survey_link
 from assessments.models import Campaign, CampaignStatus, Instrument, Invitation, Response
@@ -314,6 +315,8 @@ def demo_seed(
         scopes=[ApiScope.DIRECTORY_READ, ApiScope.CAMPAIGNS_READ, ApiScope.RESULTS_READ,
                 ApiScope.REPORTS_READ],
     )  # fmt: skip
+    progress("Recording two syncs from the HRIS")
+    _add_syncs(organization)
     demo_reports = []
     if reports:
         warehouse = Department.objects.for_organization(organization).get(name="Warehouse North")
@@ -372,6 +375,84 @@ def _add_actions(organization, instrument, baseline, closed, today) -> None:
             due_date=today + dt.timedelta(days=due),
             status=status,
         )
+
+
+def _add_syncs(organization: Organization) -> None:
+    """What an HRIS connection leaves behind: a delta that was applied (two starters and a
+    move) and a full sync that left out a whole division, stopped by the brake and waiting for
+    an admin's approval (the HR app's home page says so)."""
+    key, _raw = api_key_create(
+        organization=organization,
+        name="Demo HRIS sync",
+        scopes=[ApiScope.DIRECTORY_READ, ApiScope.DIRECTORY_WRITE],
+    )
+    label = f"API key {key.name}"
+    departments = dict(
+        Department.objects.for_organization(organization).values_list("name", "external_id")
+    )
+    starters = [
+        {
+            "external_id": f"E9{number:04d}",
+            "email": f"starter.{number}@northwind.example",
+            "department_external_id": departments[name],
+            "language": language,
+            "attributes": {"tenure_band": TENURE_BANDS[0], "role_type": ROLE_TYPES[0]},
+        }
+        for number, name, language in ((1, "Inbound North", "en"), (2, "Field Sales", "de"))
+    ]
+    mover = (
+        Employee.objects.for_organization(organization)
+        .filter(department__name="Night Shift", is_active=True)
+        .order_by("external_id")
+        .first()
+    )
+    moves = [
+        {
+            "external_id": mover.external_id,
+            "email": mover.email,
+            "department_external_id": departments["Outbound North"],
+        }
+    ]
+    delta = sync_run_request(
+        organization=organization, mode="delta", dry_run=False, departments=[],
+        employees=starters + moves, api_key=key, requested_by_label=label,
+    )  # fmt: skip
+    sync_run_execute(run_id=delta.pk)
+    # A full export that forgot a division: every active employee but those of the top-level
+    # department whose share of the staff is nearest a third.
+    active = Employee.objects.for_organization(organization).filter(is_active=True)
+    total = active.count()
+    tops = Department.objects.for_organization(organization).filter(parent__isnull=True)
+    largest = min(
+        tops,
+        key=lambda top: abs(
+            active.filter(department__path__startswith=top.path).count() / total - 1 / 3
+        ),
+    )
+    staff = (
+        Employee.objects.for_organization(organization)
+        .filter(is_active=True)
+        .exclude(department__path__startswith=largest.path)
+        .select_related("department")
+        .order_by("external_id")
+    )
+    full = sync_run_request(
+        organization=organization,
+        mode="full",
+        dry_run=False,
+        departments=[],
+        employees=[
+            {
+                "external_id": person.external_id,
+                "email": person.email,
+                "department_external_id": person.department.external_id,
+            }
+            for person in staff
+        ],
+        api_key=key,
+        requested_by_label=label,
+    )
+    sync_run_execute(run_id=full.pk)
 
 
 def _campaign_name(opens: dt.date) -> str:

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import Department
+from accounts.models import Department, EventType
+from accounts.services import event_record
 from assessments.models import Campaign
 from reports.models import Action, ActionStatus, Report, ReportStatus
 from results.models import DomainResult, ResultRun
@@ -386,6 +387,7 @@ def report_render(*, report_id: int) -> Report:
             report.error = ""
             report.finished_at = timezone.now()
             report.save(update_fields=["file", "status", "error", "finished_at"])
+            _report_ready(report)
             return report
         report.status = ReportStatus.RUNNING
         report.started_at = timezone.now()
@@ -407,6 +409,7 @@ def report_render(*, report_id: int) -> Report:
             locked.error = ""
             locked.finished_at = timezone.now()
             locked.save(update_fields=["file", "status", "error", "finished_at"])
+            _report_ready(report)
             return locked
     except Exception as exc:
         Report.objects.filter(pk=report_id).exclude(status=ReportStatus.DONE).update(
@@ -416,6 +419,24 @@ def report_render(*, report_id: int) -> Report:
         )
         logger.exception("Report %s failed", report_id)
         return Report.objects.get(pk=report_id)
+
+
+def _report_ready(report: Report) -> None:
+    """For webhooks, in the transaction that marks the report done: ids, never figures."""
+    event_record(
+        organization=report.organization_id,
+        type=EventType.REPORT_READY,
+        data={
+            "report": {
+                "id": report.pk,
+                "campaign_id": report.campaign_id,
+                "department_external_id": report.department.external_id
+                if report.department_id
+                else None,
+                "kind": "department" if report.department_id else "organisation",
+            }
+        },
+    )
 
 
 def report_filename(report: Report) -> str:

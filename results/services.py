@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import EventType
+from accounts.services import event_record
 from assessments.models import Campaign, CampaignStatus
 from assessments.selectors import campaign_answer_matrix, campaign_frozen_tree, campaign_is_frozen
 from assessments.services import (
@@ -141,6 +143,13 @@ def result_run_execute(*, run_id: int) -> ResultRun:
             locked.duration_ms = int((time.monotonic() - started) * 1000)
             locked.finished_at = timezone.now()
             locked.save()
+            # For webhooks, in this transaction: published exactly when the run became current.
+            campaign = run.campaign
+            event_record(
+                organization=locked.organization_id,
+                type=EventType.RESULTS_PUBLISHED,
+                data={"campaign": {"id": campaign.pk, "name": campaign.name}},
+            )
             return locked
     except Exception as exc:
         ResultRun.objects.filter(pk=run_id).exclude(status=RunStatus.DONE).update(

@@ -65,3 +65,13 @@ def _fresh_instrument_cache():
 def _media_in_a_temporary_folder(settings, tmp_path):
     # Rendered reports are files; tests must not leave them in the project's media folder.
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    # Rate-limit and throttle counters live in the cache and are keyed by ids that rolled-back
+    # test data lets the next test reuse: each test starts with none spent.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

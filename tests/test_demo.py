@@ -54,8 +54,11 @@ def test_seed_builds_a_realistic_organisation(core_instrument):
     departments = Department.objects.for_organization(org)
     assert 24 <= departments.count() <= 30
     assert {d.depth for d in departments} == {0, 1, 2, 3}  # four levels
+    # Everyone but the two starters the HRIS sync added after the campaigns were launched.
     headcount = Counter(
-        Employee.objects.for_organization(org).values_list("department_id", flat=True)
+        Employee.objects.for_organization(org)
+        .exclude(external_id__startswith="E9")
+        .values_list("department_id", flat=True)
     )
     small = [d for d in departments if 0 < headcount[d.pk] < 5]
     assert len(small) >= 3, "some departments must fall below the default k of 5"
@@ -257,3 +260,18 @@ def test_the_printed_api_key_reads_the_demo_directory(core_instrument):
     response = client.get("/api/v1/directory/departments")
     assert response.status_code == 200 and response.json()["results"]
     assert "/api/v1/docs/" in output
+
+
+def test_the_demo_has_an_applied_sync_and_one_waiting_for_approval(core_instrument):
+    from accounts.models import SyncRun
+
+    _seed(1)
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    runs = {run.mode: run for run in SyncRun.objects.for_organization(org)}
+    assert runs["delta"].status == "applied"
+    assert len(runs["delta"].changes["employees_created"]) == 2
+    assert len(runs["delta"].changes["employees_moved"]) == 1
+    waiting = runs["full"]
+    assert waiting.status == "awaiting_approval"
+    assert waiting.reasons and waiting.payload["employees"]  # kept for the admin's decision
+    assert not waiting.changes["employees_created"]

@@ -55,6 +55,7 @@ NAV = [
     ("people", _("People and departments"), "web:departments", Permission.MANAGE_DIRECTORY),
     ("users", _("Users and roles"), "web:users", Permission.MANAGE_USERS),
     ("api_keys", _("API keys"), "web:api_keys", Permission.MANAGE_API_KEYS),
+    ("webhooks", _("Webhooks"), "web:webhooks", Permission.MANAGE_WEBHOOKS),
     ("audit", _("Audit trail"), "web:audit", Permission.VIEW_AUDIT),
 ]
 

@@ -13,8 +13,10 @@ from web.views import (
     imports,
     reports,
     results,
+    sync_runs,
     two_factor,
     users,
+    webhooks,
 )
 
 app_name = "web"
@@ -31,6 +33,9 @@ organization_urls = [
     path("import/<int:pk>/apply/", imports.import_apply, name="import_apply"),
     path("import/<int:pk>/discard/", imports.import_discard, name="import_discard"),
     path("export/directory.csv", imports.directory_export, name="directory_export"),
+    path("syncs/", sync_runs.sync_runs_page, name="sync_runs"),
+    path("syncs/<int:pk>/", sync_runs.sync_run_page, name="sync_run"),
+    path("syncs/<int:pk>/decide/", sync_runs.sync_run_decide, name="sync_run_decide"),
     path("users/", users.users_page, name="users"),
     path("security/", two_factor.security_page, name="security"),
     path("audit/", audit.audit_page, name="audit"),
@@ -39,6 +44,21 @@ organization_urls = [
     path("users/<int:pk>/remove/", users.member_remove, name="member_remove"),
     path("api-keys/", api_keys.api_keys_page, name="api_keys"),
     path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("webhooks/", webhooks.webhooks_page, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.webhook_page, name="webhook"),
+    path("webhooks/<int:pk>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<int:pk>/ping/", webhooks.webhook_ping_view, name="webhook_ping"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhooks.webhook_deliveries_page,
+        name="webhook_deliveries",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
     path("campaigns/", campaigns.campaigns_page, name="campaigns"),
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", campaigns.campaign_page, name="campaign"),

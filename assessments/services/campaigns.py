@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Department, Employee, Organization
+from accounts.models import Department, Employee, EventType, Organization
+from accounts.services import event_record
 from assessments.models import (
     MIN_GROUP_SIZE_FLOOR,
     Campaign,
@@ -186,7 +187,8 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
         )
     locked.status = to
     fields = ["status"]
-    if to in (CampaignStatus.SCHEDULED, CampaignStatus.OPEN) and locked.launched_at is None:
+    launched = to in (CampaignStatus.SCHEDULED, CampaignStatus.OPEN) and locked.launched_at is None
+    if launched:
         locked.launched_at = now
         fields.append("launched_at")
     if to == CampaignStatus.OPEN and locked.opens_at is None:
@@ -196,6 +198,13 @@ def campaign_transition(*, campaign: Campaign, to: str, now: dt.datetime | None 
         locked.closed_at = now
         fields.append("closed_at")
     locked.save(update_fields=fields)
+    if launched or to == CampaignStatus.CLOSED:
+        # For webhooks, in this transaction: the event exists exactly when the change does.
+        event_record(
+            organization=locked.organization_id,
+            type=EventType.CAMPAIGN_LAUNCHED if launched else EventType.CAMPAIGN_CLOSED,
+            data={"campaign": {"id": locked.pk, "name": locked.name}},
+        )
     if to == CampaignStatus.OPEN:
         delivery.enqueue_after_commit("send_invitations", locked.pk)
     return locked

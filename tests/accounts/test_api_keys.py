@@ -186,7 +186,14 @@ def test_the_scope_table_says_what_the_issue_says():
         "directory:read": {P.VIEW_DIRECTORY},
         "directory:write": {P.VIEW_DIRECTORY, P.MANAGE_DIRECTORY},
         "campaigns:read": {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION},
-        "campaigns:write": {P.VIEW_CAMPAIGNS, P.VIEW_PARTICIPATION, P.MANAGE_CAMPAIGNS},
+        # Running campaigns includes the action plans that answer their results.
+        "campaigns:write": {
+            P.VIEW_CAMPAIGNS,
+            P.VIEW_PARTICIPATION,
+            P.MANAGE_CAMPAIGNS,
+            P.VIEW_ACTIONS,
+            P.MANAGE_ACTIONS,
+        },
         # Results and reports belong to campaigns: reading them lists the campaigns too.
         "results:read": {P.VIEW_CAMPAIGNS, P.VIEW_RESULTS, P.EXPORT_RESULTS, P.VIEW_ACTIONS},
         "reports:read": {P.VIEW_CAMPAIGNS, P.VIEW_REPORTS, P.REQUEST_REPORTS},
@@ -194,7 +201,7 @@ def test_the_scope_table_says_what_the_issue_says():
     }
     # Nothing a key can do that an admin could not: no user, role or API key management.
     granted = frozenset().union(*SCOPE_PERMISSIONS.values())
-    assert not granted & {P.MANAGE_USERS, P.MANAGE_API_KEYS, P.VIEW_AUDIT, P.MANAGE_ACTIONS}
+    assert not granted & {P.MANAGE_USERS, P.MANAGE_API_KEYS, P.VIEW_AUDIT}
 
 
 def test_a_keys_access_is_the_union_of_its_scopes_and_refuses_the_rest(organization):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from accounts.models import ApiScope
 
-PUBLIC = {"schema", "docs"}  # the description of the API, no data
+PUBLIC = {"schema", "docs", "not_found"}  # the API's description, and the 404 for the rest
 NO_STORE = {"results", "results_export", "report_download"}
 ROLES = ("admin", "analyst", "manager", "viewer", "representative")
 

@@ -341,7 +341,8 @@ def test_every_way_of_closing_starts_the_scoring(
     with django_capture_on_commit_callbacks() as sent:
         assert campaigns_advance_schedule().closed == 1
     assert ResultRun.objects.filter(campaign=due, status=RunStatus.PENDING).count() == 1
-    assert len(sent) == 1  # the run's task, sent after commit
+    # The run's task and the campaign.closed event's hand-over to webhooks, sent after commit.
+    assert len(sent) == 2
 
     elsewhere = OrganizationFactory()
     by_command = closed_campaign(elsewhere, core_instrument, build_tree(elsewhere))

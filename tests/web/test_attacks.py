@@ -46,10 +46,12 @@ from accounts.models import (
     Employee,
     Membership,
     Organization,
+    OutboxEvent,
+    SyncRun,
     User,
 )
 from accounts.permissions import access_for
-from accounts.services import api_key_create, department_create, user_invite
+from accounts.services import api_key_create, department_create, event_record, user_invite
 from assessments.models import Campaign, DeliveryStatus, Invitation
 from assessments.selectors import campaign_participation_counts
 from assessments.services import campaign_launch, invitations_send_pending, response_submit
@@ -71,6 +73,8 @@ from web import urls as web_urls
 from web.access import SESSION_KEY
 from web.forms import FastSelect
 from web.tables import department_rows, participation_rows
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import event_dispatch, webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -205,11 +209,39 @@ def world(core_instrument, settings):
         other_action=other_action,
         api_key=_api_key(org, "Harbourside sync"),
         other_api_key=_api_key(other, "Tidewater sync"),
+        webhook=_webhook(org, "https://hooks.harbourside.example.com/plimsoll"),
+        other_webhook=_webhook(other, "https://hooks.tidewater.example.com/plimsoll"),
+        sync_run=_sync_run(org),
+        other_sync_run=_sync_run(other),
+    )
+
+
+def _sync_run(organization):
+    """A sync run that waits for an admin's approval: the one page that applies rows."""
+    return SyncRun.objects.create(
+        organization=organization,
+        mode="delta",
+        status="awaiting_approval",
+        payload={"departments": [{"external_id": "D-NEW", "name": "Annex"}], "employees": []},
+        summary={"format": "json", "department_rows": 1, "employee_rows": 0},
+        reasons=["This would change a lot."],
+        requested_by_label="API key HRIS",
     )
 
 
 def _api_key(organization, name):
     return api_key_create(organization=organization, name=name, scopes=["results:read"])[0]
+
+
+def _webhook(organization, url):
+    """An endpoint with one delivery (of an event these tests never cause, so nothing is
+    ever sent from them)."""
+    endpoint, _ = webhook_endpoint_create(
+        organization=organization, url=url, events=["directory.sync.failed"]
+    )
+    event = event_record(organization=organization, type="directory.sync.failed", data={})
+    event_dispatch(event_id=str(event.pk))
+    return endpoint
 
 
 def _objects(world, *, foreign: bool) -> dict[str, object]:
@@ -222,6 +254,9 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
             "instrument": world.instrument,
             "action": world.other_action,
             "api_key": world.other_api_key,
+            "webhook": world.other_webhook,
+            "webhook_delivery": world.other_webhook.deliveries.get(),
+            "sync_run": world.other_sync_run,
         }
     return {
         "department": world.quay,
@@ -231,6 +266,9 @@ def _objects(world, *, foreign: bool) -> dict[str, object]:
         "instrument": world.instrument,
         "action": world.action,
         "api_key": world.api_key,
+        "webhook": world.webhook,
+        "webhook_delivery": world.webhook.deliveries.get(),
+        "sync_run": world.sync_run,
     }
 
 
@@ -264,6 +302,14 @@ PK_KIND = {
     "reports_status": "campaign",
     "action_edit": "action",
     "api_key_revoke": "api_key",
+    "webhook": "webhook",
+    "webhook_rotate": "webhook",
+    "webhook_ping": "webhook",
+    "webhook_delete": "webhook",
+    "webhook_deliveries": "webhook",
+    "webhook_redeliver": "webhook_delivery",
+    "sync_run": "sync_run",
+    "sync_run_decide": "sync_run",
 }
 
 # Further URL arguments of a page, by the kind of object they name ("=": the value itself).
@@ -281,6 +327,7 @@ PREFIX_KIND = {
     "instruments/": "instrument",
     "actions/": "action",
     "api-keys/": "api_key",
+    "webhooks/": "webhook",
 }
 
 
@@ -340,9 +387,22 @@ def _snapshot_other_tenant(world):
         "action": Action.objects.filter(pk=world.other_action.pk)
         .values_list("title", "owner", "status", "due_date")
         .get(),
+        "sync_run": SyncRun.objects.filter(pk=world.other_sync_run.pk)
+        .values_list("status", "decided_at")
+        .get(),
+        "other_departments": Department.objects.filter(organization=world.other).count(),
         "api_key": ApiKey.objects.filter(pk=world.other_api_key.pk)
         .values_list("name", "revoked_at", "scopes", "expires_at")
         .get(),
+        "webhook": WebhookEndpoint.objects.filter(pk=world.other_webhook.pk)
+        .values_list("url", "events", "is_active", "secret", "previous_secret")
+        .get(),
+        "webhook_deliveries": sorted(
+            WebhookDelivery.objects.filter(endpoint=world.other_webhook.pk).values_list(
+                "pk", "status", "attempts", "next_attempt_at"
+            )
+        ),
+        "outbox": OutboxEvent.objects.filter(organization=world.other).count(),
     }
 
 
@@ -1039,6 +1099,13 @@ def _state(world):
         "second_factor": sorted(Organization.objects.values_list("pk", "require_second_factor")),
         "employees": sorted(Employee.objects.values_list("pk", "email", "is_active")),
         "api_keys": sorted(ApiKey.objects.values_list("pk", "revoked_at")),
+        "webhooks": sorted(
+            WebhookEndpoint.objects.values_list("pk", "url", "events", "is_active", "secret")
+        ),
+        "webhook_deliveries": sorted(
+            WebhookDelivery.objects.values_list("pk", "status", "attempts", "next_attempt_at")
+        ),
+        "outbox": OutboxEvent.objects.count(),
     }
 
 
@@ -1072,6 +1139,18 @@ def _posts(world):
             },
         ),
         (_org_url("api_key_revoke", org, pk=world.api_key.pk), {}),
+        (
+            _org_url("webhooks", org),
+            {"url": "https://evil.example.com/x", "events": ["campaign.launched"]},
+        ),
+        (
+            _org_url("webhook", org, pk=world.webhook.pk),
+            {"url": "https://evil.example.com/x", "events": ["campaign.launched"]},
+        ),
+        (_org_url("webhook_rotate", org, pk=world.webhook.pk), {}),
+        (_org_url("webhook_ping", org, pk=world.webhook.pk), {}),
+        (_org_url("webhook_delete", org, pk=world.webhook.pk), {}),
+        (_org_url("webhook_redeliver", org, pk=world.webhook.deliveries.get().pk), {}),
         (
             _org_url("campaign_new", org),
             {
@@ -1155,6 +1234,10 @@ def test_state_changing_views_refuse_get_or_change_nothing_on_it(
         "member_remove",
         "security_save",
         "api_key_revoke",
+        "webhook_rotate",
+        "webhook_ping",
+        "webhook_delete",
+        "webhook_redeliver",
         "campaign_remind",
         "retry_failed",
     }
@@ -1186,6 +1269,9 @@ NO_STORE_PAGES = [
     ("department", "department"),
     ("users", None),
     ("api_keys", None),
+    ("webhooks", None),
+    ("webhook", "webhook"),
+    ("webhook_deliveries", "webhook"),
     ("member", "member"),
     ("import", None),
     ("import_preview", "import"),
@@ -1203,6 +1289,7 @@ def test_pages_with_participation_or_personal_data_are_never_stored(client, worl
         "department": world.quay,
         "member": world.member,
         "import": world.directory_import,
+        "webhook": world.webhook,
     }
     kwargs = {"pk": objects[target].pk} if target else {}
     response = client.get(_org_url(name, world.org, **kwargs))
@@ -1335,6 +1422,16 @@ def hostile(core_instrument, settings):
         mode="delta",
         user=admin,
     )
+    webhook = _webhook(org, f"https://hooks.example.com/?q={SVG}")
+    WebhookEndpoint.objects.filter(pk=webhook.pk).update(
+        description=SCRIPT, is_active=False, disabled_reason=ATTRIBUTE
+    )
+    WebhookDelivery.objects.filter(endpoint=webhook).update(
+        status="pending", attempts=1, last_status_code=500, last_error=f"HTTP 500 {SCRIPT}"
+    )
+    webhook.deliveries.get().attempt_log.create(
+        status_code=500, error=f"HTTP 500 {SCRIPT}", response=f"<b>bold</b>{ATTRIBUTE}"
+    )
     return SimpleNamespace(
         org=org,
         root=root,
@@ -1348,6 +1445,7 @@ def hostile(core_instrument, settings):
         member=member,
         imports=(bad_import, good_import),
         upload=upload,
+        webhook=webhook,
     )
 
 
@@ -1378,6 +1476,9 @@ def test_markup_in_names_emails_and_files_comes_out_escaped_on_every_page(client
         _org_url("import_preview", org, pk=hostile.imports[1].pk),
         _org_url("security", org),
         reverse("web:organizations"),
+        _org_url("webhooks", org),
+        _org_url("webhook", org, pk=hostile.webhook.pk),
+        _org_url("webhook_deliveries", org, pk=hostile.webhook.pk),
     ]
     for url in pages:
         response = client.get(url)
@@ -1388,6 +1489,9 @@ def test_markup_in_names_emails_and_files_comes_out_escaped_on_every_page(client
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in participation_page
     preview = client.get(pages[19]).content.decode()
     assert "&lt;svg/onload=alert(3)&gt;" in preview
+    deliveries = client.get(pages[-1]).content.decode()
+    assert "HTTP 500 &lt;script&gt;alert(1)&lt;/script&gt;" in deliveries
+    assert "&lt;b&gt;bold&lt;/b&gt;&quot;&gt;&lt;img" in deliveries
     # Forms sent back with errors and the messages after a change.
     responses = [
         client.post(

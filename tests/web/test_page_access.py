@@ -16,7 +16,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
 from accounts.directory import directory_import_preview, directory_template_csv
-from accounts.services import api_key_create, department_create
+from accounts.models import SyncRun
+from accounts.services import api_key_create, department_create, event_record
 from reports.services import action_create
 from tests.assessments.survey_fixtures import open_campaign
 from tests.factories import (
@@ -27,6 +28,7 @@ from tests.factories import (
 )
 from tests.reports.report_fixtures import build_scored_campaign
 from web import urls as web_urls
+from webhooks.services import event_dispatch, webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +94,23 @@ TABLE = [
         method="post",
         target="import",
     ),
+    Line("sync_runs", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    Line("sync_run", everyone(200, analyst=403, manager=403, viewer=403), target="sync_run"),
+    Line(
+        "sync_run", everyone(404, analyst=403, manager=403, viewer=403), target="foreign_sync_run"
+    ),
+    Line(
+        "sync_run_decide",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="sync_run",
+    ),
+    Line(
+        "sync_run_decide",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="foreign_sync_run",
+    ),
     Line("users", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line("security", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
     Line(
@@ -132,6 +151,72 @@ TABLE = [
         everyone(404, analyst=403, manager=403, viewer=403),
         method="post",
         target="foreign_api_key",
+    ),
+    Line("webhooks", everyone(200, analyst=403, manager=403, viewer=403), target="none"),
+    # An empty POST comes back with the form's errors.
+    Line(
+        "webhooks",
+        everyone(400, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="none",
+    ),
+    Line("webhook", everyone(200, analyst=403, manager=403, viewer=403), target="webhook"),
+    Line(
+        "webhook",
+        everyone(400, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="webhook",
+    ),
+    Line("webhook", everyone(404, analyst=403, manager=403, viewer=403), target="foreign_webhook"),
+    Line(
+        "webhook_deliveries",
+        everyone(200, analyst=403, manager=403, viewer=403),
+        target="webhook",
+    ),
+    Line(
+        "webhook_deliveries",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        target="foreign_webhook",
+    ),
+    # The rotated secret is shown in the answer to the POST.
+    Line(
+        "webhook_rotate",
+        everyone(200, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="webhook",
+    ),
+    Line(
+        "webhook_ping",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="webhook",
+    ),
+    Line(
+        "webhook_delete",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="webhook",
+    ),
+    Line(
+        "webhook_redeliver",
+        everyone(302, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="webhook_delivery",
+    ),
+    *(
+        Line(
+            name,
+            everyone(404, analyst=403, manager=403, viewer=403),
+            method="post",
+            target="foreign_webhook",
+        )
+        for name in ("webhook_rotate", "webhook_ping", "webhook_delete")
+    ),
+    Line(
+        "webhook_redeliver",
+        everyone(404, analyst=403, manager=403, viewer=403),
+        method="post",
+        target="foreign_webhook_delivery",
     ),
     Line("campaigns", everyone(200), target="none"),
     Line("campaign_new", everyone(200, manager=403, viewer=403), target="none"),
@@ -295,6 +380,9 @@ def world(core_instrument):
             "foreign_api_key": api_key_create(
                 organization=elsewhere, name="Tidewater sync", scopes=["results:read"]
             )[0],
+            **_webhooks(organization, elsewhere),
+            "sync_run": _sync_run(organization),
+            "foreign_sync_run": _sync_run(elsewhere),
             "action": action_create(
                 campaign=campaign,
                 department=warehouse,
@@ -318,6 +406,33 @@ def world(core_instrument):
             ),
         },
     }
+
+
+def _sync_run(organization):
+    """A sync run the brake stopped, waiting for an admin."""
+    return SyncRun.objects.create(
+        organization=organization,
+        mode="full",
+        status="awaiting_approval",
+        payload={"departments": [], "employees": []},
+        summary={"format": "json", "department_rows": 0, "employee_rows": 0},
+        reasons=["This would deactivate 3 of 10 active employees."],
+        requested_by_label="API key HRIS",
+    )
+
+
+def _webhooks(organization, elsewhere) -> dict:
+    """An endpoint with one delivery in each organisation (never sent: no commit in tests)."""
+    found = {}
+    for prefix, owner in (("", organization), ("foreign_", elsewhere)):
+        endpoint, _ = webhook_endpoint_create(
+            organization=owner, url="https://hooks.example.com/plimsoll", events=["report.ready"]
+        )
+        event = event_record(organization=owner, type="report.ready", data={})
+        event_dispatch(event_id=str(event.pk))
+        found[f"{prefix}webhook"] = endpoint
+        found[f"{prefix}webhook_delivery"] = endpoint.deliveries.get()
+    return found
 
 
 def _url(line: Line, world) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts.permissions import Permission
+from accounts.selectors import sync_runs_awaiting_approval
 from assessments.models import Campaign, CampaignStatus
 from assessments.selectors import campaigns, failed_deliveries, instrument_spec
 from reports.charts import BAND_SYMBOLS
@@ -82,6 +83,7 @@ def org_home(request: HttpRequest) -> HttpResponse:
         ),
         "ready": list(reports_ready(access=access, since=timezone.now() - READY_FOR)[:10]),
         "failed_total": sum(line.failed for line in lines.values()),
+        "syncs_waiting": list(sync_runs_awaiting_approval(access=access)[:10]),
         "today": timezone.localdate(),
     }
     if context["latest"]:

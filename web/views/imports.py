@@ -54,6 +54,19 @@ def _describe(entry: dict) -> str:
     )
 
 
+def change_lists(changes: dict[str, list]) -> list[tuple]:
+    """(label, the first SHOWN entries as (row, text), count) per kind of change made."""
+    return [
+        (
+            CHANGE_LABELS[key],
+            [(entry.get("row"), _describe(entry)) for entry in changes[key][:SHOWN]],
+            len(changes[key]),
+        )
+        for key in CHANGE_KEYS
+        if changes.get(key)
+    ]
+
+
 @never_cache
 @org_view(Permission.MANAGE_DIRECTORY)
 def import_page(request: HttpRequest) -> HttpResponse:
@@ -101,15 +114,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     if found.status == "previewed":
         plan = ImportPlan.from_dict(found.plan)
         context["errors"] = plan.errors[:SHOWN]
-        context["changes"] = [
-            (
-                CHANGE_LABELS[key],
-                [(entry.get("row"), _describe(entry)) for entry in plan.changes[key][:SHOWN]],
-                len(plan.changes[key]),
-            )
-            for key in CHANGE_KEYS
-            if plan.changes[key]
-        ]
+        context["changes"] = change_lists(plan.changes)
         context["shown"] = SHOWN
     return render(request, "hr/import_preview.html", context)
 
