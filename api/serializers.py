@@ -164,6 +164,39 @@ class CellSerializer(serializers.Serializer):
         return data
 
 
+class HeatCellSerializer(serializers.Serializer):
+    """A heatmap cell: band, risk score and change; every figure null when suppressed, and
+    the whole cell null where the department has none for that domain."""
+
+    domain = serializers.CharField()
+    suppressed = serializers.BooleanField()
+    band = serializers.CharField(allow_null=True)
+    risk_score = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True)
+    change_significant = serializers.BooleanField(allow_null=True)
+
+
+class HeatRowSerializer(serializers.Serializer):
+    department_external_id = serializers.CharField(
+        allow_null=True, help_text="Null for the whole organisation (the first row)."
+    )
+    department = serializers.CharField(allow_null=True)
+    depth = serializers.IntegerField(allow_null=True)
+    priority = HeatCellSerializer(
+        allow_null=True,
+        help_text="The department's priority: its worst band of any domain, with the average "
+        "risk score.",
+    )
+    cells = HeatCellSerializer(many=True, allow_null=True, help_text="One per domain, in order.")
+
+
+class HeatmapSerializer(serializers.Serializer):
+    """Departments (tree order, the organisation first) by domains."""
+
+    domains = serializers.ListField(child=serializers.CharField())
+    rows = HeatRowSerializer(many=True)
+
+
 class ReportSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     campaign = serializers.IntegerField(source="campaign_id")

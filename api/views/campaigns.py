@@ -29,6 +29,7 @@ from api.serializers import (
     CampaignSerializer,
     CampaignWriteSerializer,
     CellSerializer,
+    HeatmapSerializer,
     ParticipationSerializer,
     ReportPacksRequestSerializer,
     ReportRequestSerializer,
@@ -47,7 +48,7 @@ from assessments.services import (
 from reports.exports import campaign_cells_xlsx
 from reports.selectors import report_for_download, reports
 from reports.services import report_request, report_request_packs
-from results.selectors import campaign_results, participation
+from results.selectors import campaign_results, heatmap, participation, top_risks
 from results.services import campaign_close
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -382,6 +383,18 @@ class Participation(CampaignView, generics.GenericAPIView):
         return Response(ParticipationSerializer(rows, many=True).data)
 
 
+def _department_filter(request, access) -> Department | None:
+    external_id = request.query_params.get("department")
+    if not external_id:
+        return None
+    department = Department.objects.visible_to(access).filter(external_id=external_id).first()
+    if department is None:
+        raise exceptions.ValidationError(
+            {"department": [f"No department with HRIS id '{external_id}'."]}
+        )
+    return department
+
+
 @extend_schema(
     tags=["results"],
     parameters=[
@@ -411,13 +424,7 @@ class Results(NoStore, CampaignView, generics.ListAPIView):
         campaign = _closed(self)
         cells = campaign_results(access=access, campaign=campaign)
         params = self.request.query_params
-        if external_id := params.get("department"):
-            department = Department.objects.visible_to(access).filter(external_id=external_id)
-            department = department.first()
-            if department is None:
-                raise exceptions.ValidationError(
-                    {"department": [f"No department with HRIS id '{external_id}'."]}
-                )
+        if department := _department_filter(self.request, access):
             cells = cells.filter(department__path__startswith=department.path)
         if domain := params.get("domain"):
             cells = cells.filter(domain_code=domain)
@@ -425,6 +432,111 @@ class Results(NoStore, CampaignView, generics.ListAPIView):
             cells = cells.filter(breakdown_attribute="" if breakdown == "none" else breakdown)
         audit(self.request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api results"})
         return cells
+
+
+def _heat_cell(code: str, cell) -> dict | None:
+    """A heatmap cell as plain values; a suppressed one keeps none of its figures."""
+    if cell is None:
+        return None
+    if cell.suppressed:
+        return dict.fromkeys(("band", "risk_score", "change", "change_significant")) | {
+            "domain": code,
+            "suppressed": True,
+        }
+    return {
+        "domain": code,
+        "suppressed": False,
+        "band": cell.band,
+        "risk_score": cell.risk_score,
+        "change": cell.trend_diff,
+        "change_significant": cell.trend_significant,
+    }
+
+
+@extend_schema(
+    tags=["results"],
+    parameters=[
+        OpenApiParameter(
+            "department",
+            OpenApiTypes.STR,
+            description="The HRIS id of a department: only it and the departments below it "
+            "(the organisation's row always comes first).",
+        )
+    ],
+    responses={200: HeatmapSerializer, **problems(400, 404)},
+)
+class Heatmap(NoStore, CampaignView, generics.GenericAPIView):
+    """The departments-by-domains matrix of a closed campaign's current run, as the HR app's
+    heatmap shows it (scope `results:read`): suppressed cells present with every figure null.
+    Every read is in the audit trail."""
+
+    required_permission = Permission.VIEW_RESULTS
+    serializer_class = HeatmapSerializer
+    pagination_class = None
+
+    def get(self, request, pk: int):
+        access = api_access(request)
+        campaign = _closed(self)
+        department = _department_filter(request, access)
+        keep = None
+        if department is not None:
+
+            def keep(listed):
+                return [d.pk for d in listed if d.path.startswith(department.path)]
+
+        matrix = heatmap(access=access, campaign=campaign, keep=keep)
+        rows = []
+        for row_department, cells in matrix.rows:
+            rows.append(
+                {
+                    "department_external_id": getattr(row_department, "external_id", None),
+                    "department": getattr(row_department, "name", None),
+                    "depth": getattr(row_department, "depth", None),
+                    "priority": _heat_cell(
+                        "priority", matrix.overall.get(getattr(row_department, "pk", None))
+                    ),
+                    "cells": [
+                        _heat_cell(code, cell)
+                        for code, cell in zip(matrix.domains, cells, strict=True)
+                    ],
+                }
+            )
+        audit(request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api heatmap"})
+        return Response(HeatmapSerializer({"domains": matrix.domains, "rows": rows}).data)
+
+
+@extend_schema(
+    tags=["results"],
+    parameters=[
+        OpenApiParameter(
+            "department",
+            OpenApiTypes.STR,
+            description="The HRIS id of a department: its own highest risks. Without it, the "
+            "organisation's (a manager's session: their department's).",
+        ),
+        OpenApiParameter("limit", OpenApiTypes.INT, description="How many, 1 to 12 (default 3)."),
+    ],
+    responses={200: CellSerializer(many=True), **problems(400, 404)},
+)
+class TopRisks(NoStore, CampaignView, generics.GenericAPIView):
+    """The published domain cells with the highest risk score (scope `results:read`), as the
+    HR app's overview lists them; a hidden cell is never among them. Recorded in the audit
+    trail."""
+
+    required_permission = Permission.VIEW_RESULTS
+    serializer_class = CellSerializer
+    pagination_class = None
+
+    def get(self, request, pk: int):
+        access = api_access(request)
+        campaign = _closed(self)
+        department = _department_filter(request, access)
+        raw = request.query_params.get("limit", "3")
+        if not raw.isdigit() or not 1 <= int(raw) <= 12:
+            raise exceptions.ValidationError({"limit": [f"'{raw}' is not a number from 1 to 12."]})
+        cells = top_risks(access=access, campaign=campaign, department=department, limit=int(raw))
+        audit(request, campaign, AuditAction.RESULTS_VIEWED, {"page": "api top risks"})
+        return Response(CellSerializer(cells, many=True).data)
 
 
 @extend_schema(
@@ -652,6 +764,8 @@ urlpatterns = [
         name="participation",
     ),
     path("campaigns/<int:pk>/results", Results.as_view(), name="results"),
+    path("campaigns/<int:pk>/heatmap", Heatmap.as_view(), name="heatmap"),
+    path("campaigns/<int:pk>/top-risks", TopRisks.as_view(), name="top_risks"),
     path(
         "campaigns/<int:pk>/results.xlsx",
         ResultsExport.as_view(),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from accounts.models import ApiScope
 
 PUBLIC = {"schema", "docs", "not_found"}  # the API's description, and the 404 for the rest
-NO_STORE = {"results", "results_export", "report_download"}
+NO_STORE = {"results", "heatmap", "top_risks", "results_export", "report_download"}
 ROLES = ("admin", "analyst", "manager", "viewer", "representative")
 
 
@@ -53,6 +53,8 @@ BASE_LINES = [
         detail=True,
     ),
     Line("results", (ApiScope.RESULTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
+    Line("heatmap", (ApiScope.RESULTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
+    Line("top_risks", (ApiScope.RESULTS_READ,), {"pk": "@closed"}, roles=EVERYONE, detail=True),
     Line(
         "results_export",
         (ApiScope.RESULTS_READ,),

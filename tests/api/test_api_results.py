@@ -142,3 +142,68 @@ def test_the_export_and_a_report_download_are_recorded_under_the_key(core_instru
     for action in (AuditAction.RESULTS_EXPORTED, AuditAction.REPORT_DOWNLOADED):
         entry = AuditEntry.objects.get(action=action)
         assert entry.actor is None and entry.actor_label == f"API key {name}"
+
+
+def _assert_heatmap_matches_stored(client, campaign) -> dict:
+    """The heatmap's cells against the stored department cells: a suppressed one shows no
+    figure, a published one its stored band and score; the top risks are published cells."""
+    matrix = client.get(f"/api/v1/campaigns/{campaign.pk}/heatmap")
+    assert matrix.status_code == 200, matrix.content
+    assert "no-store" in matrix["Cache-Control"]
+    body = matrix.json()
+    stored = {
+        (c.department.name if c.department else None, c.domain_code): c
+        for c in DomainResult.objects.filter(
+            run=current_run(campaign=campaign), breakdown_attribute=""
+        ).select_related("department")
+    }
+    seen = 0
+    for row in body["rows"]:
+        for cell in [*row["cells"], row["priority"]]:
+            if cell is None:
+                continue
+            code = "overall" if cell["domain"] == "priority" else cell["domain"]
+            stored_cell = stored[(row["department"], code)]
+            assert cell["suppressed"] == stored_cell.suppressed
+            if stored_cell.suppressed:
+                assert [cell[k] for k in ("band", "risk_score", "change")] == [None] * 3
+            else:
+                assert cell["band"] == stored_cell.band
+                assert cell["risk_score"] == stored_cell.risk_score
+            seen += 1
+    assert seen
+    risks = client.get(f"/api/v1/campaigns/{campaign.pk}/top-risks", {"limit": 12}).json()
+    assert risks and not any(r["suppressed"] for r in risks)
+    assert [r["risk_score"] for r in risks] == sorted(
+        (r["risk_score"] for r in risks), reverse=True
+    )
+    return body
+
+
+def test_the_heatmap_and_top_risks_show_no_figure_of_a_suppressed_cell(core_instrument):
+    scored = build_scored_campaign(core_instrument)
+    client, _name = _client(scored.organization, ApiScope.RESULTS_READ)
+    body = _assert_heatmap_matches_stored(client, scored.campaign)
+    assert body["rows"][0]["department"] is None  # the organisation first
+    assert any(cell and cell["suppressed"] for row in body["rows"] for cell in row["cells"])
+    assert AuditEntry.objects.filter(
+        action=AuditAction.RESULTS_VIEWED, detail={"page": "api heatmap"}
+    ).count() == 1  # fmt: skip
+    quayside = scored.departments["quayside"]
+    quayside.external_id = "Q-1"
+    quayside.save(update_fields=["external_id"])
+    subtree = client.get(
+        f"/api/v1/campaigns/{scored.campaign.pk}/heatmap", {"department": "Q-1"}
+    ).json()
+    names = {d.name for d in scored.departments.values() if d.path.startswith(quayside.path)}
+    assert {row["department"] for row in subtree["rows"][1:]} <= names
+    bad = client.get(f"/api/v1/campaigns/{scored.campaign.pk}/top-risks", {"limit": "99"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "limit"
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_a_random_demo_heatmap_gives_no_figure_of_a_suppressed_cell(core_instrument, seed):
+    demo = demo_seed(seed=seed)
+    client, _name = _client(demo.organization, ApiScope.RESULTS_READ)
+    body = _assert_heatmap_matches_stored(client, demo.closed_campaign)
+    assert any(cell and cell["suppressed"] for row in body["rows"] for cell in row["cells"])
