@@ -33,6 +33,15 @@ KEY_MAX_LENGTH = IdempotentRequest._meta.get_field("key").max_length
 NOT_KEPT = {401, 403, 429}
 
 
+def withheld(response):
+    """Mark an answer that shows a secret once (a webhook signing secret): its Idempotency-Key
+    is kept, so the request is not acted on twice, but not the answer, so the secret is not
+    stored a second time; a repeat gets 409 saying so."""
+    response.holds_secret = True
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _problem(status: int, detail: str) -> HttpResponse:
     kind, title = TITLES[status]
     body = {"type": BASE + kind, "title": title, "status": status, "detail": detail}
@@ -125,8 +134,11 @@ class ApiRequestRules:
         record.status_code = response.status_code
         record.content_type = response.get("Content-Type", "")
         record.location = response.get("Location", "")
-        record.body = response.content
-        record.save(update_fields=["status_code", "content_type", "location", "body"])
+        record.secret_withheld = getattr(response, "holds_secret", False)
+        record.body = b"" if record.secret_withheld else response.content
+        record.save(
+            update_fields=["status_code", "content_type", "location", "body", "secret_withheld"]
+        )
         return response
 
     def _replay(self, principal: str, key: str, fingerprint: str):
@@ -143,6 +155,13 @@ class ApiRequestRules:
             return _problem(
                 409,
                 "A request with this Idempotency-Key is still being answered; retry shortly.",
+            )
+        if record.secret_withheld:
+            where = f" ({record.location})" if record.location else ""
+            return _problem(
+                409,
+                f"This request was done already{where}; its answer showed a secret once and is "
+                "not kept. If the secret was lost, rotate it.",
             )
         response = HttpResponse(
             bytes(record.body), status=record.status_code, content_type=record.content_type

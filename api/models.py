@@ -21,6 +21,8 @@ class IdempotentRequest(models.Model):
     content_type = models.CharField(max_length=100, blank=True)
     location = models.CharField(max_length=500, blank=True)
     body = models.BinaryField(default=b"")
+    # The answer showed a secret once (api.middleware.withheld): only that it happened is kept.
+    secret_withheld = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

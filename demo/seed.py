@@ -20,6 +20,7 @@ from accounts.models import (
     ApiScope,
     Department,
     Employee,
+    EventType,
     Membership,
     Organization,
     Role,
@@ -41,6 +42,7 @@ from reports.recommendations import recommendations
 from reports.services import action_create, report_render, report_request
 from results.models import DomainResult, ResultRun, RunStatus
 from results.services import campaign_close, result_run_execute
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_update
 
 DEMO_SLUG = "northwind-demo"
 DEMO_NAME = "Northwind Logistics (demo)"
@@ -317,6 +319,19 @@ def demo_seed(
     )  # fmt: skip
     progress("Recording two syncs from the HRIS")
     _add_syncs(organization)
+    # A webhook endpoint as an HRIS team would register it, switched off: the demo's address
+    # does not exist (switch it on with a real receiver to see deliveries).
+    endpoint, _secret = webhook_endpoint_create(
+        organization=organization,
+        url="https://hris.northwind.example/plimsoll/events",
+        events=[
+            EventType.RESULTS_PUBLISHED,
+            EventType.REPORT_READY,
+            EventType.SYNC_AWAITING_APPROVAL,
+        ],
+        description="Northwind HRIS (demo: switched off, the address does not exist)",
+    )
+    webhook_endpoint_update(endpoint=endpoint, is_active=False)
     demo_reports = []
     if reports:
         warehouse = Department.objects.for_organization(organization).get(name="Warehouse North")

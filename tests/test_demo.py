@@ -275,3 +275,13 @@ def test_the_demo_has_an_applied_sync_and_one_waiting_for_approval(core_instrume
     assert waiting.status == "awaiting_approval"
     assert waiting.reasons and waiting.payload["employees"]  # kept for the admin's decision
     assert not waiting.changes["employees_created"]
+
+
+def test_the_demo_has_a_webhook_endpoint_switched_off(core_instrument):
+    from webhooks.models import WebhookEndpoint
+
+    _seed(1)
+    org = Organization.objects.get(slug=DEMO_SLUG)
+    endpoint = WebhookEndpoint.objects.get(organization=org)
+    assert not endpoint.is_active and endpoint.url.startswith("https://")
+    assert not endpoint.deliveries.exists()  # nothing is sent to an address that does not exist

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.models import ApiKey
 from accounts.permissions import Permission
 from api.access import HasPermission, api_access
+from api.middleware import withheld
 from api.pagination import Cursor
 from api.problems import problems
 from webhooks.models import DeliveryStatus
@@ -184,10 +185,12 @@ class EndpointList(WebhookView, generics.ListAPIView):
         except ServiceError as exc:
             raise _refused(exc) from exc
         location = reverse("api:webhook_endpoint", kwargs={"pk": endpoint.pk})
-        return Response(
-            WebhookEndpointWithSecretSerializer(endpoint).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": request.build_absolute_uri(location)},
+        return withheld(
+            Response(
+                WebhookEndpointWithSecretSerializer(endpoint).data,
+                status=status.HTTP_201_CREATED,
+                headers={"Location": request.build_absolute_uri(location)},
+            )
         )
 
 
@@ -261,7 +264,7 @@ class EndpointRotateSecret(WebhookView, generics.GenericAPIView):
         endpoint, _secret = webhook_secret_rotate(
             endpoint=self.endpoint(), rotated_by=who["actor"], actor_label=who["actor_label"]
         )
-        return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
+        return withheld(Response(WebhookEndpointWithSecretSerializer(endpoint).data))
 
 
 @extend_schema(

@@ -199,3 +199,24 @@ def test_a_test_ping_is_recorded_and_list_item_errors_name_their_index(harbour, 
     )
     assert bad.status_code == 400
     assert [error["field"] for error in bad.json()["errors"]] == ["events[1]"]
+
+
+def test_a_repeated_create_is_not_done_twice_and_its_secret_is_not_kept(harbour, settings):
+    from api.models import IdempotentRequest
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    client = _client(harbour)
+    body = {"url": "https://hris.example.com/hook", "events": ["results.published"]}
+    first = client.post(
+        reverse("api:webhook_endpoints"), body, format="json", HTTP_IDEMPOTENCY_KEY="make-1"
+    )
+    assert first.status_code == 201 and first.json()["secret"].startswith("whsec_")
+    again = client.post(
+        reverse("api:webhook_endpoints"), body, format="json", HTTP_IDEMPOTENCY_KEY="make-1"
+    )
+    assert again.status_code == 409, again.content
+    assert "rotate it" in again.json()["detail"]
+    assert WebhookEndpoint.objects.count() == 1
+    record = IdempotentRequest.objects.get(key="make-1")
+    assert record.secret_withheld and bytes(record.body) == b""
+    assert first.json()["secret"].encode() not in bytes(record.body)

@@ -85,6 +85,11 @@ class Command(BaseCommand):
                 f"{settings.SITE_URL}/api/v1/directory/departments"
             )
             self.stdout.write(f"  API docs: {settings.SITE_URL}/api/v1/docs/")
+            self.stdout.write(
+                "  A full HRIS sync waits for an admin's approval (HR admin's home page, or "
+                "People and departments → HRIS syncs); a webhook endpoint, switched off, is "
+                "under Webhooks."
+            )
         if summary.reports:
             self.stdout.write("PDF reports of the closed campaign (sign in as the HR admin first):")
             for report in summary.reports:
