@@ -75,6 +75,8 @@ class ApiRequestRules:
     def __call__(self, request):
         if not request.path_info.startswith("/api/"):
             return self.get_response(request)
+        if "\x00" in request.path_info or "%00" in request.META.get("QUERY_STRING", ""):
+            return _problem(400, "The address contains a NUL character, which no value may hold.")
         view = _view_class(request)
         if view is not None:
             limit = getattr(settings, getattr(view, "max_body_setting", "API_MAX_BODY_BYTES"))
@@ -94,6 +96,12 @@ class ApiRequestRules:
                 body = request.read()
                 request._body = body
                 request._stream = io.BytesIO(body)
+                if not request.content_type.startswith("multipart/") and (
+                    b"\x00" in body or b"\\u0000" in body
+                ):
+                    return _problem(
+                        400, "The body contains a NUL character (\\u0000), which no value may hold."
+                    )
         key = request.META.get(HEADER)
         if request.method != "POST" or key is None or view is None:
             return self.get_response(request)

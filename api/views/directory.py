@@ -57,7 +57,8 @@ def _updated_since(request):
         raise exceptions.ValidationError(
             {"updated_since": [f"'{raw}' is not a date and time such as 2026-11-30T08:00:00Z."]}
         )
-    return make_aware(moment, dt.UTC) if is_naive(moment) else moment
+    # In UTC: the database takes offsets of at most ±15:59, ISO 8601 allows more.
+    return make_aware(moment, dt.UTC) if is_naive(moment) else moment.astimezone(dt.UTC)
 
 
 def row_error_path(error: RowError, prefix: str = "") -> str:

@@ -307,3 +307,19 @@ def test_an_id_with_surrounding_space_is_kept_as_the_import_keeps_it(harbour):
     )
     assert created.status_code == 201 and created.json()["external_id"] == "D-PAD"
     assert client.get("/api/v1/directory/departments/D-PAD").status_code == 200
+
+
+def test_nul_characters_and_far_offsets_are_bad_input_not_server_errors(harbour):
+    # Found by Schemathesis on PostgreSQL, which stores neither NUL characters nor offsets
+    # beyond ±15:59.
+    _, client = harbour
+    body = '{"mode": "delta", "departments": [{"external_id": "D-\\u0000", "name": "x"}]}'
+    nul = client.post("/api/v1/directory/sync-runs", body, content_type="application/json")
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+    assert not SyncRun.objects.exists()
+    assert client.get("/api/v1/directory/departments/D%00").status_code == 400
+    assert client.get("/api/v1/directory/employees", {"active": "\x00"}).status_code == 400
+    far = client.get(
+        "/api/v1/directory/departments", {"updated_since": "4096-04-04T06:18:01-17:00"}
+    )
+    assert far.status_code == 200 and far.json()["results"] == []

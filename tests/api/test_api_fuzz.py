@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -38,6 +40,18 @@ CHECKS = [
 EXAMPLES = 20
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Requests go straight to Django's WSGI handler, whose end-of-request hook would close
+    the database connection holding the test's transaction; Django's own test client
+    unhooks it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def api_key(core_instrument, monkeypatch):
     monkeypatch.setattr(PerKeyThrottle, "THROTTLE_RATES", {"api": "1000000/minute"})
@@ -55,6 +69,9 @@ schema.app = WSGIHandler()
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    # The same examples on every run, so CI is reproducible; raise EXAMPLES (or drop this
+    # locally) to search wider.
+    derandomize=True,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
