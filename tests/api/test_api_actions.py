@@ -11,36 +11,21 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import ApiScope, AuditAction, AuditEntry
-from accounts.services import api_key_create
 from reports.models import Action, ActionStatus
+from tests.api.conftest import key_client
 from tests.factories import ActionFactory, CampaignFactory, OrganizationFactory
 from tests.reports.report_fixtures import (
     OUTSIDE_ACTION,
     OVERDUE_ACTION,
     PLANNED_ACTION,
-    build_scored_campaign,
 )
 from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def scored(core_instrument):
-    """The scored campaign of the report tests with its three actions (overdue in Lighthouse
-    Crew, planned in Quayside Operations, overdue in Beacon Finance); HRIS ids Q-<key>."""
-    scored = build_scored_campaign(core_instrument)
-    for key, department in scored.departments.items():
-        department.external_id = f"Q-{key}"
-        department.save(update_fields=["external_id"])
-    return scored
-
-
 def _key(organization, *scopes) -> APIClient:
-    _row, raw = api_key_create(organization=organization, name="Plans", scopes=list(scopes))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    return client
+    return key_client(organization, *scopes, name="Plans")
 
 
 def _titles(client, **params) -> list[str]:

@@ -8,30 +8,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import ApiScope, AuditAction, AuditEntry
-from accounts.services import api_key_create
 from reports.models import Report, ReportStatus
+from tests.api.conftest import key_client
 from tests.factories import OrganizationFactory
-from tests.reports.report_fixtures import PUBLISHED, build_scored_campaign
+from tests.reports.report_fixtures import PUBLISHED
 from tests.web.people import sign_in_as
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def scored(core_instrument):
-    """The scored campaign of the report tests, its departments given HRIS ids (Q-quayside…)."""
-    scored = build_scored_campaign(core_instrument)
-    for key, department in scored.departments.items():
-        department.external_id = f"Q-{key}"
-        department.save(update_fields=["external_id"])
-    return scored
-
-
 def _key(organization, *scopes) -> APIClient:
-    _row, raw = api_key_create(organization=organization, name="Reporting", scopes=list(scopes))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    return client
+    return key_client(organization, *scopes, name="Reporting")
 
 
 def _errors(response, status: int = 400) -> list[dict]:
