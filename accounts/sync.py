@@ -61,7 +61,6 @@ class Upsert:
 
     row: Department | Employee
     created: bool
-    changes: dict[str, list]
 
 
 class RowsInvalid(ValidationError):
@@ -73,8 +72,9 @@ class RowsInvalid(ValidationError):
 
 
 def _upsert(
-    *, organization: Organization, kind: str, row: dict[str, Any], actor_label: str
-) -> Upsert:
+    *, organization: Organization, kind: str, row: dict[str, Any], actor: User | None,
+    actor_label: str,
+) -> Upsert:  # fmt: skip
     _lock_tree(organization.pk)
     # The id as the import keeps it (stripped), so the row is found again below.
     row = {**row, "external_id": str(row["external_id"]).strip()}
@@ -91,7 +91,7 @@ def _upsert(
         directory_plan_write(organization=organization, plan=plan)
         audit_record(
             organization=organization,
-            actor=None,
+            actor=actor,
             actor_label=actor_label,
             action=AuditAction.DIRECTORY_CHANGED,
             subject=f"{kind} {row['external_id']}",
@@ -100,35 +100,45 @@ def _upsert(
     return Upsert(
         row=existed.get(),
         created=created,
-        changes={key: value for key, value in plan.changes.items() if value},
     )
 
 
 @transaction.atomic
 def department_upsert(
     *, organization: Organization, external_id: str, name: Any, parent_external_id: Any,
-    actor_label: str,
+    actor: User | None = None, actor_label: str = "",
 ) -> Upsert:  # fmt: skip
     """Create or update the department with this HRIS id: its name and its parent (another
     HRIS id; empty or None = the top of the tree). Sending the same body twice changes nothing
     the second time. Raises RowsInvalid naming each bad field."""
     row = {"external_id": external_id, "name": name, "parent_external_id": parent_external_id}
-    return _upsert(organization=organization, kind="department", row=row, actor_label=actor_label)
+    return _upsert(
+        organization=organization, kind="department", row=row, actor=actor, actor_label=actor_label
+    )
 
 
 @transaction.atomic
 def employee_upsert(
-    *, organization: Organization, external_id: str, fields: dict[str, Any], actor_label: str
+    *,
+    organization: Organization,
+    external_id: str,
+    fields: dict[str, Any],
+    actor: User | None = None,
+    actor_label: str = "",
 ) -> Upsert:
     """Create or update the employee with this HRIS id from the import's employee columns
     (email, department_external_id, language, active, attributes); a field left out keeps its
     value (a new employee needs an email and a department). Raises RowsInvalid."""
     row = {**fields, "external_id": external_id}
-    return _upsert(organization=organization, kind="employee", row=row, actor_label=actor_label)
+    return _upsert(
+        organization=organization, kind="employee", row=row, actor=actor, actor_label=actor_label
+    )
 
 
 @transaction.atomic
-def employee_deactivate(*, employee: Employee, actor_label: str) -> Employee:
+def employee_deactivate(
+    *, employee: Employee, actor: User | None = None, actor_label: str = ""
+) -> Employee:
     """Mark an employee as gone (never deleted: past campaigns counted them). Idempotent."""
     _lock_tree(employee.organization_id)
     locked = Employee.objects.get(pk=employee.pk)
@@ -137,7 +147,7 @@ def employee_deactivate(*, employee: Employee, actor_label: str) -> Employee:
         locked.save(update_fields=["is_active"])
         audit_record(
             organization=locked.organization_id,
-            actor=None,
+            actor=actor,
             actor_label=actor_label,
             action=AuditAction.DIRECTORY_CHANGED,
             subject=f"employee {locked.external_id}",
@@ -147,7 +157,9 @@ def employee_deactivate(*, employee: Employee, actor_label: str) -> Employee:
 
 
 @transaction.atomic
-def department_retire(*, department: Department, actor_label: str) -> Department:
+def department_retire(
+    *, department: Department, actor: User | None = None, actor_label: str = ""
+) -> Department:
     """Deactivate a department (never deleted): refused while active people or departments are
     in it, as in the HR app. Idempotent."""
     if not department.is_active:
@@ -155,7 +167,7 @@ def department_retire(*, department: Department, actor_label: str) -> Department
     department = department_deactivate(department=department)
     audit_record(
         organization=department.organization_id,
-        actor=None,
+        actor=actor,
         actor_label=actor_label,
         action=AuditAction.DIRECTORY_CHANGED,
         subject=f"department {department.external_id}",

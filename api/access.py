@@ -71,6 +71,18 @@ class HasPermission(permissions.BasePermission):
         raise exceptions.PermissionDenied("Your role does not allow this.")
 
 
+def acting(request) -> dict:
+    """Who a request acts as, in the form services record it in the audit trail: the signed-in
+    user (`actor`), or no user and the key's name (`actor_label`, "API key <name>")."""
+    user = None if isinstance(request.auth, ApiKey) else request.user
+    return {"actor": user, "actor_label": api_access(request).label or getattr(user, "email", "")}
+
+
+def organization_of(request) -> Organization:
+    """The organisation the request acts in, for services that take one."""
+    return Organization.objects.get(pk=api_access(request).organization_id)
+
+
 def audit(request, subject, action: str, detail: dict | None = None) -> None:
     """One audit entry for what a request did, under the key's name or the signed-in user.
     `subject` is an object with a `pk` and a `name` (a campaign, …) or a label."""
@@ -79,8 +91,7 @@ def audit(request, subject, action: str, detail: dict | None = None) -> None:
         subject = f"{type(subject)._meta.verbose_name} {subject.pk}: {subject}"
     audit_record(
         organization=access.organization_id,
-        actor=None if isinstance(request.auth, ApiKey) else request.user,
-        actor_label=access.label,
+        **acting(request),
         action=action,
         subject=subject,
         detail=detail or {},

@@ -21,9 +21,9 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, generics, parsers, status
 from rest_framework.response import Response
 
-from accounts.models import ApiKey, AuditAction, Department, Organization
+from accounts.models import ApiKey, AuditAction, Department
 from accounts.permissions import Access, NotVisible, Permission
-from api.access import HasPermission, api_access, audit
+from api.access import HasPermission, api_access, audit, organization_of
 from api.problems import problems
 from api.serializers import (
     CampaignSerializer,
@@ -230,7 +230,7 @@ class CampaignList(CampaignView, generics.ListAPIView):
         body = CampaignWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values = _service_values(access, body.validated_data)
-        organization = Organization.objects.get(pk=access.organization_id)
+        organization = organization_of(request)
         with transaction.atomic():
             campaign = campaign_create(organization=organization, **values)
             audit(request, campaign, AuditAction.CAMPAIGN_CREATED)

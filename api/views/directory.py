@@ -23,10 +23,9 @@ from rest_framework.response import Response
 
 from accounts import sync
 from accounts.directory import RowError
-from accounts.models import ApiKey, Organization
 from accounts.permissions import Permission
 from accounts.selectors import directory_departments, directory_employees
-from api.access import HasPermission, api_access
+from api.access import HasPermission, acting, api_access, organization_of
 from api.pagination import Cursor
 from api.problems import problems
 from api.serializers import DepartmentSerializer, EmployeeSerializer
@@ -76,15 +75,6 @@ def _invalid(problem: sync.RowsInvalid) -> exceptions.ValidationError:
     for error in problem.row_errors:
         errors.setdefault(row_error_path(error), []).append(error.message)
     return exceptions.ValidationError(errors)
-
-
-def _organization(request) -> Organization:
-    return Organization.objects.get(pk=api_access(request).organization_id)
-
-
-def _actor(request) -> str:
-    access = api_access(request)
-    return access.label if isinstance(request.auth, ApiKey) else request.user.email
 
 
 def _body(request) -> dict:
@@ -237,17 +227,17 @@ class DepartmentDetail(DirectoryRow):
     def upsert(self, request, external_id: str) -> sync.Upsert:
         body = _body(request)
         return sync.department_upsert(
-            organization=_organization(request),
+            organization=organization_of(request),
             external_id=external_id,
             name=body.get("name"),
             parent_external_id=body.get("parent_external_id"),
-            actor_label=_actor(request),
+            **acting(request),
         )
 
     def delete(self, request, external_id: str):
         department = self.get_object()
         try:
-            sync.department_retire(department=department, actor_label=_actor(request))
+            sync.department_retire(department=department, **acting(request))
         except DjangoValidationError as problem:
             raise exceptions.ValidationError(problem.message_dict) from problem
         return self.answer(department)
@@ -330,14 +320,14 @@ class EmployeeDetail(DirectoryRow):
 
     def upsert(self, request, external_id: str) -> sync.Upsert:
         return sync.employee_upsert(
-            organization=_organization(request),
+            organization=organization_of(request),
             external_id=external_id,
             fields=_body(request),
-            actor_label=_actor(request),
+            **acting(request),
         )
 
     def delete(self, request, external_id: str):
-        employee = sync.employee_deactivate(employee=self.get_object(), actor_label=_actor(request))
+        employee = sync.employee_deactivate(employee=self.get_object(), **acting(request))
         return self.answer(employee)
 
 

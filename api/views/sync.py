@@ -18,10 +18,10 @@ from accounts import sync
 from accounts.directory import MAX_ROWS, RowError, directory_rows_from_file
 from accounts.models import ApiKey, SyncRun
 from accounts.permissions import Permission
-from api.access import HasPermission, api_access
+from api.access import HasPermission, acting, api_access, organization_of
 from api.pagination import Cursor
 from api.problems import problems
-from api.views.directory import _actor, _organization, row_error_path
+from api.views.directory import row_error_path
 
 MODES = ("full", "delta")
 
@@ -244,7 +244,7 @@ class SyncRuns(generics.ListAPIView):
         rows = _rows(request)
         try:
             run = sync.sync_run_request(
-                organization=_organization(request),
+                organization=organization_of(request),
                 mode=rows["mode"],
                 dry_run=rows["dry_run"],
                 departments=rows["departments"],
@@ -253,7 +253,7 @@ class SyncRuns(generics.ListAPIView):
                 file_errors=rows["file_errors"],
                 data_format=rows["format"],
                 api_key=request.auth if isinstance(request.auth, ApiKey) else None,
-                requested_by_label=_actor(request),
+                requested_by_label=acting(request)["actor_label"],
             )
         except DjangoValidationError as problem:
             raise exceptions.ValidationError(problem.message_dict) from problem

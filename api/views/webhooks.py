@@ -10,9 +10,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.response import Response
 
-from accounts.models import ApiKey
 from accounts.permissions import Permission
-from api.access import HasPermission, api_access
+from api.access import HasPermission, acting, api_access
 from api.middleware import withheld
 from api.pagination import Cursor
 from api.problems import problems
@@ -118,14 +117,6 @@ def _refused(exc: ServiceError) -> exceptions.ValidationError:
     )
 
 
-def _who(request) -> dict:
-    """The actor the services record in the audit trail: the key's name, or the person."""
-    return {
-        "actor": None if isinstance(request.auth, ApiKey) else request.user,
-        "actor_label": api_access(request).label,
-    }
-
-
 class WebhookView:
     permission_classes = [HasPermission]
     required_permission = Permission.MANAGE_WEBHOOKS
@@ -174,7 +165,7 @@ class EndpointList(WebhookView, generics.ListAPIView):
     def post(self, request):
         body = WebhookEndpointCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        who = _who(request)
+        who = acting(request)
         try:
             endpoint, _secret = webhook_endpoint_create(
                 organization=api_access(request).organization_id,
@@ -226,7 +217,7 @@ class EndpointDetail(WebhookView, generics.GenericAPIView):
         changes = dict(body.validated_data)
         if "active" in changes:
             changes["is_active"] = changes.pop("active")
-        who = _who(request)
+        who = acting(request)
         try:
             updated = webhook_endpoint_update(
                 endpoint=endpoint,
@@ -239,7 +230,7 @@ class EndpointDetail(WebhookView, generics.GenericAPIView):
         return Response(WebhookEndpointSerializer(updated).data)
 
     def delete(self, request, pk: int):
-        who = _who(request)
+        who = acting(request)
         webhook_endpoint_delete(
             endpoint=self.endpoint(), deleted_by=who["actor"], actor_label=who["actor_label"]
         )
@@ -260,7 +251,7 @@ class EndpointRotateSecret(WebhookView, generics.GenericAPIView):
     serializer_class = WebhookEndpointWithSecretSerializer
 
     def post(self, request, pk: int):
-        who = _who(request)
+        who = acting(request)
         endpoint, _secret = webhook_secret_rotate(
             endpoint=self.endpoint(), rotated_by=who["actor"], actor_label=who["actor_label"]
         )
@@ -281,7 +272,7 @@ class EndpointPing(WebhookView, generics.GenericAPIView):
     serializer_class = WebhookDeliverySerializer
 
     def post(self, request, pk: int):
-        who = _who(request)
+        who = acting(request)
         try:
             delivery = webhook_ping(
                 endpoint=self.endpoint(), requested_by=who["actor"], actor_label=who["actor_label"]
@@ -326,7 +317,7 @@ class DeliveryRedeliver(WebhookView, generics.GenericAPIView):
 
     def post(self, request, pk: int):
         delivery = webhook_delivery_for(access=api_access(request), pk=pk)
-        who = _who(request)
+        who = acting(request)
         try:
             delivery_redeliver(
                 delivery=delivery, requested_by=who["actor"], actor_label=who["actor_label"]

@@ -323,3 +323,17 @@ def test_nul_characters_and_far_offsets_are_bad_input_not_server_errors(harbour)
         "/api/v1/directory/departments", {"updated_since": "4096-04-04T06:18:01-17:00"}
     )
     assert far.status_code == 200 and far.json()["results"] == []
+
+
+def test_a_signed_in_admin_s_write_is_recorded_under_their_account(harbour):
+    from tests.factories import MembershipFactory, UserFactory
+
+    organization, _ = harbour
+    admin = UserFactory()
+    MembershipFactory(user=admin, organization=organization, role="admin")
+    client = APIClient()
+    client.force_login(admin)
+    made = client.put("/api/v1/directory/departments/D-S", {"name": "Stores"}, format="json")
+    assert made.status_code == 201, made.content
+    entry = AuditEntry.objects.get(action=AuditAction.DIRECTORY_CHANGED, subject="department D-S")
+    assert entry.actor == admin and entry.actor_label == admin.email
